@@ -1,0 +1,360 @@
+"""Every command (input) and event (output) record, declared once.
+
+Each record is a fixed-size little-endian numpy structured dtype. All records share
+one 32-byte header, so a batch of mixed types is one contiguous buffer: viewed as
+``HEADER`` it tells each record's type, and viewed as any per-type dtype it gives
+that type's fields. Commands are ``COMMAND_SIZE`` bytes, events ``EVENT_SIZE``.
+
+Rules (see docs/records.md):
+- money and prices are int64 with 8 implied decimals (``PRICE_SCALE``);
+- identifiers that cross the boundary (ClOrdID, symbol, account) are fixed-width
+  ASCII, space-free and NUL-padded, stored as ``u1`` arrays so kernels can hash and
+  compare them;
+- a field added later carries the version it appeared in (``FIELD_VERSIONS``) and
+  goes at the end of the record's body; type codes are never reused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+PRICE_SCALE = 100_000_000  # 8 implied decimals
+
+COMMAND_SIZE = 128
+EVENT_SIZE = 192
+
+CLORD_LEN = 20
+SYMBOL_LEN = 8
+ACCOUNT_LEN = 16
+TEXT_LEN = 32
+
+HEADER_FIELDS = [
+    ("type", "<u2"),
+    ("version", "<u2"),
+    ("source_id", "<u4"),   # gateway / adapter that produced a command (0 = internal)
+    ("source_seq", "<u8"),  # the producer's own sequence number, for de-duplication
+    ("seq", "<u8"),         # journal seq; on an event, the input seq that caused it
+    ("ts", "<i8"),          # sequencer clock, ns: the only clock business logic reads
+]
+HEADER_SIZE = 32
+
+
+def _record(fields, size):
+    """A packed dtype with the common header, padded to ``size`` bytes."""
+    packed = np.dtype(HEADER_FIELDS + fields)
+    if packed.itemsize > size:
+        raise ValueError(f"record fields take {packed.itemsize} bytes, more than {size}")
+    return np.dtype({
+        "names": list(packed.names),
+        "formats": [packed.fields[n][0] for n in packed.names],
+        "offsets": [packed.fields[n][1] for n in packed.names],
+        "itemsize": size,
+    })
+
+
+def _ascii(name, width):
+    return (name, "u1", (width,))
+
+
+HEADER = _record([], HEADER_SIZE)
+RAW_COMMAND = np.dtype((np.void, COMMAND_SIZE))
+RAW_EVENT = np.dtype((np.void, EVENT_SIZE))
+
+# ---------------------------------------------------------------- command types
+NEW_ORDER = 1
+CANCEL = 2
+REPLACE = 3
+VENUE_ACK = 4
+VENUE_FILL = 5
+VENUE_CANCELLED = 6
+VENUE_REJECT = 7
+MARKET_DATA = 8
+TIMER = 9
+ADMIN = 10
+SESSION_EVENT = 11
+
+# ------------------------------------------------------------------ event types
+EXEC_REPORT = 101
+CANCEL_REJECT = 102
+VENUE_ORDER = 103
+VENUE_CANCEL = 104
+TRADE = 105
+ALERT = 106
+STATE_DIGEST = 107
+
+NewOrder = _record([
+    ("client_id", "<u4"), ("symbol_id", "<u4"),  # symbol_id 0: resolve by symbol name
+    ("price", "<i8"), ("qty", "<i8"),
+    ("side", "u1"), ("ord_type", "u1"), ("tif", "u1"), ("flags", "u1"),
+    ("venue_id", "<u2"),  # 0: the symbol's default venue
+    ("_pad", "<u2"),
+    _ascii("cl_ord_id", CLORD_LEN), _ascii("symbol", SYMBOL_LEN), _ascii("account", ACCOUNT_LEN),
+], COMMAND_SIZE)
+
+Cancel = _record([
+    ("client_id", "<u4"), ("symbol_id", "<u4"),
+    ("order_id", "<u8"),  # 0: find the order by orig_cl_ord_id
+    ("side", "u1"), ("_pad", "u1", (7,)),
+    _ascii("cl_ord_id", CLORD_LEN), _ascii("orig_cl_ord_id", CLORD_LEN), _ascii("symbol", SYMBOL_LEN),
+], COMMAND_SIZE)
+
+Replace = _record([
+    ("client_id", "<u4"), ("symbol_id", "<u4"),
+    ("order_id", "<u8"),
+    ("price", "<i8"), ("qty", "<i8"),
+    ("side", "u1"), ("ord_type", "u1"), ("tif", "u1"), ("_pad", "u1", (5,)),
+    _ascii("cl_ord_id", CLORD_LEN), _ascii("orig_cl_ord_id", CLORD_LEN), _ascii("symbol", SYMBOL_LEN),
+], COMMAND_SIZE)
+
+VenueAck = _record([
+    ("order_id", "<u8"), ("venue_order_id", "<u8"),
+    ("price", "<i8"), ("qty", "<i8"),  # the venue's view after the ack (replace: new values)
+    ("venue_id", "<u2"), ("ack_of", "u1"), ("_pad", "u1", (5,)),  # ack_of: VENUE_ACTION_*
+], COMMAND_SIZE)
+
+VenueFill = _record([
+    ("order_id", "<u8"), ("venue_exec_id", "<u8"),
+    ("price", "<i8"), ("qty", "<i8"), ("fee", "<i8"),  # fee: 8 decimals, negative = rebate
+    ("venue_id", "<u2"), ("liquidity", "u1"), ("_pad", "u1", (5,)),
+], COMMAND_SIZE)
+
+VenueCancelled = _record([
+    ("order_id", "<u8"), ("qty", "<i8"),  # qty: what the venue cancelled
+    ("venue_id", "<u2"), ("reason", "<u2"), ("_pad", "u1", (4,)),
+], COMMAND_SIZE)
+
+VenueReject = _record([
+    ("order_id", "<u8"),
+    ("venue_id", "<u2"), ("reason", "<u2"), ("reject_of", "u1"), ("_pad", "u1", (3,)),
+    _ascii("text", TEXT_LEN),
+], COMMAND_SIZE)
+
+MarketData = _record([
+    ("symbol_id", "<u4"), ("venue_id", "<u2"),
+    ("action", "u1"),  # ITCH 5.0 message type letter (ord): A F E C X D U P ...
+    ("side", "u1"),
+    ("ref", "<u8"), ("new_ref", "<u8"), ("price", "<i8"), ("qty", "<i8"),
+    _ascii("mpid", 4),
+], COMMAND_SIZE)
+
+Timer = _record([
+    ("timer_id", "<u4"), ("kind", "<u2"), ("_pad", "<u2"), ("param", "<i8"),
+], COMMAND_SIZE)
+
+Admin = _record([
+    ("action", "<u2"), ("scope", "<u2"), ("target_id", "<u4"),
+    ("v0", "<i8"), ("v1", "<i8"), ("v2", "<i8"), ("v3", "<i8"), ("v4", "<i8"),
+    _ascii("name", ACCOUNT_LEN), _ascii("operator", 8),
+], COMMAND_SIZE)
+
+SessionEvent = _record([
+    ("session_id", "<u4"), ("client_id", "<u4"), ("event", "<u2"), ("_pad", "u1", (6,)),
+], COMMAND_SIZE)
+
+ExecReport = _record([
+    ("order_id", "<u8"), ("exec_id", "<u8"),
+    ("client_id", "<u4"), ("symbol_id", "<u4"),
+    ("side", "u1"), ("exec_type", "u1"), ("ord_status", "u1"), ("ord_type", "u1"),  # FIX chars
+    ("reason", "<u2"), ("venue_id", "<u2"),
+    ("price", "<i8"), ("qty", "<i8"),
+    ("last_px", "<i8"), ("last_qty", "<i8"),
+    ("leaves_qty", "<i8"), ("cum_qty", "<i8"), ("avg_px", "<i8"),
+    _ascii("cl_ord_id", CLORD_LEN), _ascii("orig_cl_ord_id", CLORD_LEN), _ascii("symbol", SYMBOL_LEN),
+], EVENT_SIZE)
+
+CancelReject = _record([
+    ("order_id", "<u8"), ("exec_id", "<u8"),
+    ("client_id", "<u4"), ("reason", "<u2"),
+    ("response_to", "u1"),  # FIX 434: ord('1') cancel, ord('2') cancel/replace
+    ("ord_status", "u1"),   # FIX 39 char of the order, 0 if unknown
+    _ascii("cl_ord_id", CLORD_LEN), _ascii("orig_cl_ord_id", CLORD_LEN),
+], EVENT_SIZE)
+
+VenueOrder = _record([
+    ("order_id", "<u8"),
+    ("client_id", "<u4"), ("symbol_id", "<u4"),
+    ("price", "<i8"), ("qty", "<i8"),
+    ("venue_id", "<u2"), ("action", "u1"),  # VENUE_ACTION_NEW / VENUE_ACTION_REPLACE
+    ("side", "u1"), ("ord_type", "u1"), ("tif", "u1"), ("_pad", "u1", (2,)),
+    _ascii("symbol", SYMBOL_LEN),
+], EVENT_SIZE)
+
+VenueCancel = _record([
+    ("order_id", "<u8"),
+    ("client_id", "<u4"), ("symbol_id", "<u4"),
+    ("venue_id", "<u2"), ("_pad", "u1", (6,)),
+], EVENT_SIZE)
+
+Trade = _record([
+    ("exec_id", "<u8"), ("order_id", "<u8"), ("venue_exec_id", "<u8"),
+    ("client_id", "<u4"), ("symbol_id", "<u4"),
+    ("price", "<i8"), ("qty", "<i8"), ("fee", "<i8"),
+    ("venue_id", "<u2"), ("side", "u1"), ("liquidity", "u1"), ("_pad", "u1", (4,)),
+], EVENT_SIZE)
+
+Alert = _record([
+    ("code", "<u2"), ("severity", "u1"), ("_pad", "u1", (5,)),
+    ("a", "<i8"), ("b", "<i8"),
+    _ascii("text", TEXT_LEN),
+], EVENT_SIZE)
+
+StateDigest = _record([
+    ("digest", "<u8"), ("inputs", "<u8"), ("reason", "u1"), ("_pad", "u1", (7,)),
+], EVENT_SIZE)
+
+COMMAND_DTYPES = {
+    NEW_ORDER: NewOrder, CANCEL: Cancel, REPLACE: Replace,
+    VENUE_ACK: VenueAck, VENUE_FILL: VenueFill, VENUE_CANCELLED: VenueCancelled,
+    VENUE_REJECT: VenueReject, MARKET_DATA: MarketData, TIMER: Timer,
+    ADMIN: Admin, SESSION_EVENT: SessionEvent,
+}
+EVENT_DTYPES = {
+    EXEC_REPORT: ExecReport, CANCEL_REJECT: CancelReject, VENUE_ORDER: VenueOrder,
+    VENUE_CANCEL: VenueCancel, TRADE: Trade, ALERT: Alert, STATE_DIGEST: StateDigest,
+}
+TYPE_NAMES = {t: d for d, t in [
+    ("NewOrder", NEW_ORDER), ("Cancel", CANCEL), ("Replace", REPLACE),
+    ("VenueAck", VENUE_ACK), ("VenueFill", VENUE_FILL), ("VenueCancelled", VENUE_CANCELLED),
+    ("VenueReject", VENUE_REJECT), ("MarketData", MARKET_DATA), ("Timer", TIMER),
+    ("Admin", ADMIN), ("SessionEvent", SESSION_EVENT),
+    ("ExecReport", EXEC_REPORT), ("CancelReject", CANCEL_REJECT), ("VenueOrder", VENUE_ORDER),
+    ("VenueCancel", VENUE_CANCEL), ("Trade", TRADE), ("Alert", ALERT), ("StateDigest", STATE_DIGEST),
+]}
+
+# The highest version of each record type this build reads. A field added in a later
+# version is listed in FIELD_VERSIONS with that version; readers of an older record
+# treat it as zero.
+RECORD_VERSIONS = {t: 1 for t in list(COMMAND_DTYPES) + list(EVENT_DTYPES)}
+FIELD_VERSIONS: dict[int, dict[str, int]] = {}
+
+# ------------------------------------------------------------- enumerated values
+SIDE_BUY = 1            # FIX 54 '1'
+SIDE_SELL = 2           # FIX 54 '2'
+SIDE_SELL_SHORT = 5     # FIX 54 '5'
+
+ORD_MARKET = 1          # FIX 40 '1'
+ORD_LIMIT = 2           # FIX 40 '2'
+
+TIF_DAY = 0             # FIX 59 '0'
+TIF_IOC = 3             # FIX 59 '3'
+TIF_FOK = 4             # FIX 59 '4'
+
+VENUE_ACTION_NEW = 1
+VENUE_ACTION_REPLACE = 2
+VENUE_ACTION_CANCEL = 3
+
+# FIX ExecType (150) / OrdStatus (39) characters, as bytes values.
+EXEC_NEW = ord("0")
+EXEC_PARTIAL_FILL = ord("1")  # 4.2 only; 4.4 gateways map trades to 'F'
+EXEC_FILL = ord("2")          # 4.2 only
+EXEC_CANCELED = ord("4")
+EXEC_REPLACED = ord("5")
+EXEC_PENDING_CANCEL = ord("6")
+EXEC_REJECTED = ord("8")
+EXEC_PENDING_NEW = ord("A")
+EXEC_PENDING_REPLACE = ord("E")
+EXEC_TRADE = ord("F")
+
+STATUS_NEW = ord("0")
+STATUS_PARTIAL = ord("1")
+STATUS_FILLED = ord("2")
+STATUS_CANCELED = ord("4")
+STATUS_PENDING_CANCEL = ord("6")
+STATUS_REJECTED = ord("8")
+STATUS_PENDING_NEW = ord("A")
+STATUS_PENDING_REPLACE = ord("E")
+
+# Admin actions.
+ADMIN_ADD_CLIENT = 1      # target_id=client_id, v0=max order qty, v1=max notional, v2=cash, name=account
+ADMIN_ADD_SYMBOL = 2      # target_id=symbol_id, v0=reference price, v1=default venue, name=symbol
+ADMIN_SET_LIMITS = 3      # target_id=client_id, v0=max order qty, v1=max notional
+ADMIN_DIGEST = 4          # emit a StateDigest now
+
+# Reject / alert reason codes (gateways map them to FIX Text and OrdRejReason).
+REASON_NONE = 0
+REASON_UNKNOWN_CLIENT = 1
+REASON_UNKNOWN_SYMBOL = 2
+REASON_MAX_QTY = 3
+REASON_MAX_NOTIONAL = 4
+REASON_DUPLICATE_CLORDID = 5
+REASON_UNKNOWN_ORDER = 6
+REASON_TOO_LATE = 7          # order already in a final state
+REASON_PENDING = 8           # a cancel or replace is already pending
+REASON_INVALID_FIELD = 9     # bad side, type, price or qty
+REASON_CAPACITY = 10         # order or id table full
+REASON_VENUE_REJECT = 11
+REASON_NOT_OWNER = 12
+REASON_UNKNOWN_RECORD = 13   # alert: an input the kernels do not handle
+
+REASON_TEXT = {
+    REASON_NONE: "",
+    REASON_UNKNOWN_CLIENT: "unknown client",
+    REASON_UNKNOWN_SYMBOL: "unknown symbol",
+    REASON_MAX_QTY: "order quantity above limit",
+    REASON_MAX_NOTIONAL: "order notional above limit",
+    REASON_DUPLICATE_CLORDID: "duplicate ClOrdID",
+    REASON_UNKNOWN_ORDER: "unknown order",
+    REASON_TOO_LATE: "order already done",
+    REASON_PENDING: "cancel or replace already pending",
+    REASON_INVALID_FIELD: "invalid field value",
+    REASON_CAPACITY: "capacity exhausted",
+    REASON_VENUE_REJECT: "rejected by venue",
+    REASON_NOT_OWNER: "order belongs to another client",
+    REASON_UNKNOWN_RECORD: "unknown record type or version",
+}
+
+# StateDigest reasons.
+DIGEST_PERIODIC = 1
+DIGEST_ON_DEMAND = 2
+DIGEST_FINAL = 3
+
+
+class RecordError(ValueError):
+    """A record that this build cannot read: unknown type, version or size."""
+
+
+def ascii_field(text: str | bytes, width: int) -> np.ndarray:
+    """Encode an identifier into a NUL-padded ``u1`` array, refusing what does not fit."""
+    raw = text.encode("ascii") if isinstance(text, str) else bytes(text)
+    if len(raw) > width:
+        raise ValueError(f"{raw!r} is longer than {width} bytes")
+    if any(b < 0x21 or b > 0x7E for b in raw):
+        raise ValueError(f"{raw!r} is not printable ASCII without spaces")
+    out = np.zeros(width, np.uint8)
+    out[: len(raw)] = np.frombuffer(raw, np.uint8)
+    return out
+
+
+def ascii_text(field: np.ndarray) -> str:
+    """Decode a NUL-padded ``u1`` identifier field."""
+    return bytes(field).rstrip(b"\0").decode("ascii", "replace")
+
+
+def new_commands(n: int) -> np.ndarray:
+    """A zeroed buffer for ``n`` commands (view it with a per-type dtype to fill)."""
+    return np.zeros(n, RAW_COMMAND)
+
+
+def new_events(n: int) -> np.ndarray:
+    return np.zeros(n, RAW_EVENT)
+
+
+def check_commands(raw: np.ndarray) -> np.ndarray:
+    """Boolean mask of records this build can sequence (known type, supported version)."""
+    hdr = raw.view(HEADER)
+    ok = np.zeros(len(hdr), bool)
+    for t, v in RECORD_VERSIONS.items():
+        if t in COMMAND_DTYPES:
+            ok |= (hdr["type"] == t) & (hdr["version"] >= 1) & (hdr["version"] <= v)
+    return ok
+
+
+def describe_bad(raw: np.ndarray, index: int, kinds=None) -> str:
+    """A sentence naming what is wrong with record ``index`` of a batch."""
+    kinds = COMMAND_DTYPES if kinds is None else kinds
+    hdr = raw.view(HEADER)[index]
+    t, v = int(hdr["type"]), int(hdr["version"])
+    if t not in kinds:
+        return f"unknown record type {t}"
+    return f"{TYPE_NAMES[t]} version {v} is not supported (this build reads up to {RECORD_VERSIONS[t]})"
