@@ -57,7 +57,10 @@ def _ascii(name, width):
     return (name, "u1", (width,))
 
 
-HEADER = _record([], HEADER_SIZE)
+# The header seen through a whole record (viewing a 128-byte record as a 32-byte dtype
+# would cut the buffer into four records): use ``header(raw)``.
+COMMAND_HEADER = _record([], COMMAND_SIZE)
+EVENT_HEADER = _record([], EVENT_SIZE)
 RAW_COMMAND = np.dtype((np.void, COMMAND_SIZE))
 RAW_EVENT = np.dtype((np.void, EVENT_SIZE))
 
@@ -340,9 +343,19 @@ def new_events(n: int) -> np.ndarray:
     return np.zeros(n, RAW_EVENT)
 
 
+def header(raw: np.ndarray) -> np.ndarray:
+    """The common header fields of a batch of commands or events (a view, not a copy)."""
+    size = raw.dtype.itemsize
+    if size == COMMAND_SIZE:
+        return raw.view(COMMAND_HEADER)
+    if size == EVENT_SIZE:
+        return raw.view(EVENT_HEADER)
+    raise RecordError(f"{size}-byte records are neither commands ({COMMAND_SIZE}) nor events ({EVENT_SIZE})")
+
+
 def check_commands(raw: np.ndarray) -> np.ndarray:
     """Boolean mask of records this build can sequence (known type, supported version)."""
-    hdr = raw.view(HEADER)
+    hdr = header(raw)
     ok = np.zeros(len(hdr), bool)
     for t, v in RECORD_VERSIONS.items():
         if t in COMMAND_DTYPES:
@@ -353,8 +366,41 @@ def check_commands(raw: np.ndarray) -> np.ndarray:
 def describe_bad(raw: np.ndarray, index: int, kinds=None) -> str:
     """A sentence naming what is wrong with record ``index`` of a batch."""
     kinds = COMMAND_DTYPES if kinds is None else kinds
-    hdr = raw.view(HEADER)[index]
+    hdr = header(raw)[index]
     t, v = int(hdr["type"]), int(hdr["version"])
     if t not in kinds:
         return f"unknown record type {t}"
     return f"{TYPE_NAMES[t]} version {v} is not supported (this build reads up to {RECORD_VERSIONS[t]})"
+
+
+# ------------------------------------------------ additions for the business logic
+# A header-only view the size of a command / event, so a raw batch can be read as
+# headers without changing its length (HEADER itself is only 32 bytes long).
+COMMAND_HEADER = _record([], COMMAND_SIZE)
+EVENT_HEADER = _record([], EVENT_SIZE)
+
+REASON_NO_REFERENCE_PRICE = 14   # market order on a symbol without a reference price
+REASON_OVERFILL = 15             # alert: venue fill above the order's leaves quantity
+REASON_UNEXPECTED_VENUE_MSG = 16 # alert: venue message that does not fit the order's state
+REASON_OVERFLOW = 17             # value too large for int64 fixed point
+REASON_INVALID_ADMIN = 18        # alert: admin command with a bad target or value
+REASON_TEXT.update({
+    REASON_NO_REFERENCE_PRICE: "no reference price for market order",
+    REASON_OVERFILL: "fill above leaves quantity",
+    REASON_UNEXPECTED_VENUE_MSG: "venue message does not fit order state",
+    REASON_OVERFLOW: "value out of range",
+    REASON_INVALID_ADMIN: "invalid admin command",
+})
+
+# Alert severities.
+SEVERITY_INFO = 1
+SEVERITY_WARNING = 2
+SEVERITY_ERROR = 3
+
+# ExecReport / CancelReject FIX 434 CxlRejResponseTo values.
+RESPONSE_TO_CANCEL = ord("1")
+RESPONSE_TO_REPLACE = ord("2")
+
+# VenueFill.liquidity
+LIQUIDITY_ADDED = 1
+LIQUIDITY_REMOVED = 2

@@ -1,0 +1,187 @@
+"""``tandem``: the one command-line entry point."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from tandem import config as config_mod
+from tandem import logs
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="TOML config file (defaults are built in; see docs/config.md).")
+
+
+def _load(config_path, role):
+    try:
+        cfg = config_mod.load(config_path)
+    except config_mod.ConfigError as e:
+        raise click.ClickException(str(e))
+    logs.setup(role, cfg["log"]["level"])
+    return cfg
+
+
+def _emit(obj: dict) -> None:
+    click.echo(json.dumps(obj, indent=None, sort_keys=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Tandem: the trading core — sequencer, journal, business logic, tools."""
+
+
+@main.command()
+@click.option("--commands", default=1_000_000, show_default=True, help="Synthetic commands to send.")
+@click.option("--dir", "root", default="var/demo", show_default=True, help="Where the demo keeps its files.")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only the final JSON object.")
+def demo(commands, root, seed, as_json):
+    """Run the whole system locally on embedded defaults, then replay and compare digests."""
+    from tandem import demo as demo_mod
+
+    logs.setup("demo", "WARNING")
+    result = demo_mod.run(root=root, commands=commands, seed=seed, quiet=as_json)
+    _emit(result)
+    sys.exit(0 if result["ok"] else 1)
+
+
+@main.command()
+@CONFIG_OPTION
+def driver(config_path):
+    """Run this host's Aeron media driver until SIGTERM/SIGINT."""
+    import signal
+    import threading
+
+    from tandem import topology
+
+    cfg = _load(config_path, "driver")
+    md = topology.start_media_driver(cfg)
+    click.echo(f"media driver running in {md.dir}", err=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    md.close()
+
+
+@main.command()
+@CONFIG_OPTION
+def sequencer(config_path):
+    """Run the sequencer: journal, business logic, outputs (needs a media driver)."""
+    from sequencer.agent import SequencerAgent
+    from tandem.agent import AgentRunner
+
+    cfg = _load(config_path, "sequencer")
+    agent = SequencerAgent(cfg)
+    AgentRunner([agent], idle=cfg["sequencer"]["idle"]).run()
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--commands", default=100_000, show_default=True, help="Client commands to send.")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--clients", default=64, show_default=True)
+@click.option("--symbols", default=256, show_default=True)
+@click.option("--source-id", default=1, show_default=True, help="Source id of the client flow (venue flow is +1).")
+def producer(config_path, commands, seed, clients, symbols, source_id):
+    """Send seeded synthetic order flow and answer venue orders (stands in for gateways and venues)."""
+    from tandem.producer import ProducerAgent
+    from tandem.agent import AgentRunner
+
+    cfg = _load(config_path, "producer")
+    agent = ProducerAgent(cfg, commands=commands, seed=seed, clients=clients, symbols=symbols,
+                          source_id=source_id)
+    AgentRunner([agent], idle="backoff").run(until=lambda: agent.done)
+    _emit(agent.result())
+
+
+@main.command()
+@click.argument("journal_path", type=click.Path(exists=True, file_okay=False))
+@click.option("--from-snapshot", is_flag=True, help="Start from the latest valid snapshot.")
+@click.option("--to-seq", type=int, default=None, help="Stop after this seq.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Write the regenerated output events to a new output journal here.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def replay(journal_path, from_snapshot, to_seq, out_dir, as_json):
+    """Re-run the business logic over a journal; print the final digest and counts."""
+    from sequencer.replay import replay as run_replay
+
+    logs.setup("replay", "WARNING")
+    try:
+        r = run_replay(journal_path, from_snapshot=from_snapshot, to_seq=to_seq, out_dir=out_dir,
+                       progress=not as_json)
+    except Exception as e:  # every failure is reported as the contract says, never a traceback
+        if as_json:
+            _emit({"ok": False, "journal": journal_path, "error": f"{type(e).__name__}: {e}"})
+            sys.exit(1)
+        raise click.ClickException(f"{type(e).__name__}: {e}")
+    out = {"ok": True, **r.to_json()}
+    if as_json:
+        _emit(out)
+    else:
+        click.echo(f"replayed {r.inputs:,} inputs (from snapshot seq {r.from_snapshot_seq}) "
+                   f"in {r.seconds:.2f}s: final seq {r.final_seq}, digest {r.digest}, "
+                   f"{r.events:,} events")
+        for k, v in r.input_counts.items():
+            click.echo(f"  in  {k:<16}{v:>12,}")
+        for k, v in r.event_counts.items():
+            click.echo(f"  out {k:<16}{v:>12,}")
+
+
+@main.group()
+def journal():
+    """Journal tools: verify."""
+
+
+@journal.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--seal-key-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="HMAC key the seals were made with.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def verify(path, seal_key_file, as_json):
+    """Check every frame, seal and the seq order; name the first bad seq. Non-zero exit on any fault."""
+    from journal import verify as run_verify
+
+    logs.setup("verify", "WARNING")
+    key = open(seal_key_file, "rb").read() if seal_key_file else None
+    try:
+        r = run_verify(path, seal_key=key, progress=not as_json)
+        out = r.to_json()
+    except Exception as e:
+        out = {"ok": False, "first_bad_seq": None, "reason": f"format: {type(e).__name__}: {e}"}
+    if as_json:
+        _emit(out)
+    elif out["ok"]:
+        click.echo(f"{path}: ok — {out['records']:,} records, final seq {out['final_seq']}, "
+                   f"{out['segments']} segments")
+    else:
+        click.echo(f"{path}: BAD at seq {out['first_bad_seq']}: {out['reason']}", err=True)
+    sys.exit(0 if out["ok"] else 1)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True)
+def stat(config_path, as_json):
+    """Print the sequencer's live counters (read from shared memory)."""
+    from pathlib import Path
+
+    from tandem.counters import SEQUENCER, Counters
+
+    cfg = _load(config_path, "stat")
+    path = Path(cfg["run_dir"]) / "sequencer.counters"
+    if not path.exists():
+        raise click.ClickException(f"no counters at {path}: is a sequencer running with this config?")
+    values = Counters(path, SEQUENCER, create=False).snapshot()
+    if as_json:
+        _emit(values)
+    else:
+        for k, v in values.items():
+            click.echo(f"{k:<22}{v:>16,}")
+
+
+if __name__ == "__main__":
+    main()

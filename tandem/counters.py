@@ -1,0 +1,54 @@
+"""Counters in shared memory: written by a hot loop without locks, read from outside.
+
+A counters file is a numpy memmap of int64 slots; slot ids are fixed per role so a
+reader (``tandem stat``, the metrics exporter, the demo) needs no handshake. Single
+writer per file, aligned 8-byte stores: readers see each value whole.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SEQUENCER = (
+    "inputs_received",       # records polled from the inbound stream
+    "inputs_journaled",      # records sequenced and journaled
+    "duplicates_dropped",    # (source id, source seq) already journaled
+    "invalid_dropped",       # unknown type/version, never journaled
+    "malformed_messages",    # messages that were not whole records
+    "events_out",            # events journaled and published
+    "outbound_unsent",       # events not published (no live reader; in the output journal)
+    "batches",
+    "last_seq",
+    "last_digest",
+    "snapshots",
+    "busy_ns",               # time spent on sequenced work (journal + logic + publish)
+)
+
+SLOTS = 64
+
+
+class Counters:
+    def __init__(self, path: str | Path, names, create: bool):
+        self.names = tuple(names)
+        self.path = Path(path)
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.values = np.memmap(self.path, np.int64, "w+", shape=(SLOTS,))
+            self.values[:] = 0
+        else:
+            self.values = np.memmap(self.path, np.int64, "r", shape=(SLOTS,))
+        self.id = {n: i for i, n in enumerate(self.names)}
+
+    def add(self, name: str, n: int = 1):
+        self.values[self.id[name]] += n
+
+    def set(self, name: str, v: int):
+        self.values[self.id[name]] = v
+
+    def get(self, name: str) -> int:
+        return int(self.values[self.id[name]])
+
+    def snapshot(self) -> dict:
+        return {n: int(self.values[i]) for i, n in enumerate(self.names)}

@@ -1,0 +1,164 @@
+"""A seeded synthetic producer: client order flow plus a stand-in venue.
+
+It stands in for gateways and venue adapters until those exist: client commands go
+to the sequencer as source ``source_id``; VenueOrder/VenueCancel events coming back
+are answered with acks, fills and cancel confirmations as source ``source_id + 1``.
+
+Delivery: every command carries (source id, source seq). The producer keeps what
+the sequencer has not yet confirmed (an output caused by a later command of the same
+source confirms everything before it) and re-sends it when a new sequencer
+incarnation appears on the outbound stream; the sequencer drops what it already
+journaled. The unconfirmed window is bounded, which is also the flow control.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+
+import numpy as np
+
+from sequencer import records
+from sequencer.workload import FlowGenerator
+from tandem import topology
+from tandem.agent import Agent
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """Sent-but-unconfirmed records of one source, oldest first."""
+
+    def __init__(self):
+        self.batches: deque[np.ndarray] = deque()
+        self.count = 0
+
+    def add(self, batch):
+        self.batches.append(batch)
+        self.count += len(batch)
+
+    def confirm(self, upto_source_seq: int):
+        while self.batches:
+            b = self.batches[0]
+            seqs = records.header(b)["source_seq"]
+            if seqs[-1] <= upto_source_seq:
+                self.batches.popleft()
+                self.count -= len(b)
+            elif seqs[0] <= upto_source_seq:
+                keep = b[seqs > upto_source_seq]
+                self.count -= len(b) - len(keep)
+                self.batches[0] = keep
+                break
+            else:
+                break
+
+    def all(self):
+        return list(self.batches)
+
+
+class ProducerAgent(Agent):
+    role = "producer"
+
+    def __init__(self, cfg, commands, seed=7, clients=64, symbols=256, source_id=1,
+                 chunk=2048, window=262_144, aeron=None):
+        self.cfg = cfg
+        self.commands = commands
+        self.chunk = chunk
+        self.window = window
+        self.aeron = aeron
+        self.own_aeron = aeron is None
+        self.client_source = source_id
+        self.venue_source = source_id + 1
+        self.gen = FlowGenerator(seed=seed, n_clients=clients, n_symbols=symbols,
+                                 client_source=self.client_source, venue_source=self.venue_source)
+        self.sent = 0            # client commands sent (reference data excluded)
+        self.venue_sent = 0
+        self.digest_requested = False
+        self.final_digest = None
+        self.final_seq = None
+        self.events_seen = 0
+        self.resends = 0
+        self.incarnations = 0
+        self.outbox = {self.client_source: Outbox(), self.venue_source: Outbox()}
+        self._resend_wanted = False
+        self.done = False
+
+    def on_start(self):
+        if self.own_aeron:
+            self.aeron = topology.connect(self.cfg)
+        self.pub = topology.inbound_publisher(self.aeron, self.cfg)
+        # A new image on the outbound stream is a new sequencer incarnation.
+        self.sub = topology.outbound_subscriber(self.aeron, self.cfg, available_image=self._on_sequencer)
+        self.t0 = time.perf_counter()
+        self._send(self.gen.reference_data(), self.client_source, wait_s=60)
+
+    def _on_sequencer(self, image):
+        self.incarnations += 1
+        self._resend_wanted = self.incarnations > 1
+
+    def _send(self, batch, source, wait_s=60):
+        self.outbox[source].add(batch)
+        self.pub.publish(batch, wait_s=wait_s)
+
+    def do_work(self) -> int:
+        work = 0
+        if self._resend_wanted:
+            self._resend_wanted = False
+            for source in (self.client_source, self.venue_source):
+                for b in self.outbox[source].all():
+                    self.pub.publish(b, wait_s=60)
+                    self.resends += len(b)
+            log.warning("new sequencer incarnation: re-sent %d unconfirmed commands", self.resends)
+        events = self.sub.poll().view(records.RAW_EVENT)
+        if len(events):
+            work += len(events)
+            self.events_seen += len(events)
+            self._confirm(events)
+            replies = self.gen.venue_responses(events)
+            if len(replies):
+                self._send(replies, self.venue_source)
+                self.venue_sent += len(replies)
+            self._check_digest(events)
+        unconfirmed = sum(o.count for o in self.outbox.values())
+        if self.sent < self.commands and unconfirmed < self.window:
+            n = min(self.chunk, self.commands - self.sent)
+            self._send(self.gen.next_client_batch(n), self.client_source)
+            self.sent += n
+            work += n
+        elif self.sent >= self.commands and not self.digest_requested:
+            self._send(self.gen.digest_request(), self.client_source)
+            self.digest_requested = True
+        return work
+
+    def _confirm(self, events):
+        hdr = records.header(events)
+        for source, box in self.outbox.items():
+            mine = hdr["source_seq"][hdr["source_id"] == source]
+            if len(mine):
+                box.confirm(int(mine.max()))
+
+    def _check_digest(self, events):
+        hdr = records.header(events)
+        idx = np.flatnonzero(hdr["type"] == records.STATE_DIGEST)
+        if len(idx) and self.digest_requested:
+            d = events.view(records.StateDigest)[idx]
+            on_demand = d[d["reason"] == records.DIGEST_ON_DEMAND]
+            if len(on_demand):
+                self.final_digest = int(on_demand["digest"][-1])
+                self.final_seq = int(on_demand["seq"][-1])
+                self.done = True
+                self.seconds = time.perf_counter() - self.t0
+
+    def result(self) -> dict:
+        return {
+            "client_commands": self.sent, "venue_commands": self.venue_sent,
+            "events_seen": self.events_seen, "resent": self.resends,
+            "final_seq": self.final_seq,
+            "digest": None if self.final_digest is None else f"{self.final_digest:016x}",
+            "seconds": round(getattr(self, "seconds", time.perf_counter() - self.t0), 3),
+        }
+
+    def on_close(self):
+        if self.own_aeron and self.aeron is not None:
+            self.aeron.close()

@@ -1,0 +1,104 @@
+"""Batches of fixed-size records over Aeron.
+
+A message is a whole number of records (at most ``max_message_bytes``), so one offer
+carries hundreds of records and the transport stays far from the bottleneck. Falsy
+offer codes are always handled: back pressure and admin actions are retried, and
+"not connected" is reported to the caller, who decides (a producer waits for its
+sequencer; the sequencer's outbound stream may have no live reader, since consumers
+catch up from the output journal).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pyaeron
+
+log = logging.getLogger(__name__)
+
+
+class NotConnected(Exception):
+    pass
+
+
+class RecordPublisher:
+    def __init__(self, aeron, channel: str, stream_id: int, record_size: int, max_message_bytes: int):
+        self.pub = aeron.add_exclusive_publication(channel, stream_id)
+        self.record_size = record_size
+        self.per_message = max(1, max_message_bytes // record_size)
+        self.offers = 0
+        self.back_pressured = 0
+
+    @property
+    def is_connected(self) -> bool:
+        return self.pub.is_connected
+
+    def publish(self, records: np.ndarray, wait_s: float = 5.0) -> None:
+        """Send every record, in order; raises NotConnected after ``wait_s`` without a reader."""
+        raw = records.view(np.uint8).reshape(-1)
+        step = self.per_message * self.record_size
+        for start in range(0, len(raw), step):
+            self._offer(raw[start:start + step], wait_s)
+
+    def _offer(self, chunk: np.ndarray, wait_s: float) -> None:
+        deadline = None
+        while True:
+            result = self.pub.offer(chunk)
+            if result:
+                self.offers += 1
+                return
+            if result == pyaeron.NOT_CONNECTED:
+                if deadline is None:
+                    deadline = time.monotonic() + wait_s
+                elif time.monotonic() > deadline:
+                    raise NotConnected(f"no subscriber on {self.pub.channel} stream {self.pub.stream_id}")
+                time.sleep(0.001)
+            else:  # back pressure or admin action: the reader is behind, retry
+                self.back_pressured += 1
+                time.sleep(0)
+
+    def close(self):
+        self.pub.close()
+
+
+class RecordSubscriber:
+    """Copies arriving records into a preallocated buffer (views die with the callback)."""
+
+    def __init__(self, aeron, channel: str, stream_id: int, record_size: int, batch_max: int,
+                 max_message_bytes: int, available_image=None, unavailable_image=None):
+        self.sub = aeron.add_subscription(channel, stream_id, available_image=available_image,
+                                          unavailable_image=unavailable_image)
+        self.record_size = record_size
+        self.batch_max = batch_max
+        # One message may overshoot batch_max by up to a message's worth of records.
+        self.buf = np.zeros(batch_max * record_size + max_message_bytes, np.uint8)
+        self.count = 0
+        self.malformed = 0  # messages that were not a whole number of records
+
+    def _on_fragment(self, view, header):
+        data = np.frombuffer(view, np.uint8)
+        n = len(data)
+        start = self.count * self.record_size
+        if n % self.record_size or start + n > len(self.buf):
+            self.malformed += 1
+            log.warning("dropped a %d-byte message: not a whole number of %d-byte records "
+                        "or larger than max_message_bytes", n, self.record_size)
+            return
+        self.buf[start:start + n] = data
+        self.count += n // self.record_size
+
+    def poll(self) -> np.ndarray:
+        """Bytes of the records received since the last call (valid until the next poll)."""
+        self.count = 0
+        while self.count < self.batch_max and self.sub.poll(self._on_fragment, 1):
+            pass
+        return self.buf[: self.count * self.record_size]
+
+    @property
+    def is_connected(self) -> bool:
+        return self.sub.is_connected
+
+    def close(self):
+        self.sub.close()
