@@ -149,8 +149,11 @@ def restore(journal_dir, *, from_snapshot=True, to_seq=None, max_snapshot_seq=No
     return Restored(logic, source_seq, last, start)
 
 
-def replay(journal_dir, *, from_snapshot=False, to_seq=None, out_dir=None, progress=False) -> ReplayResult:
-    """``tandem replay``: re-run the kernels, optionally writing the outputs to ``out_dir``."""
+def replay(journal_dir, *, from_snapshot=False, to_seq=None, out_dir=None, progress=False,
+           max_snapshot_seq=None) -> ReplayResult:
+    """``tandem replay``: re-run the kernels, optionally writing the outputs to ``out_dir``.
+
+    ``max_snapshot_seq`` starts from the newest valid snapshot at or before that seq."""
     t0 = time.perf_counter()
     in_counts: Counter = Counter()
     ev_counts: Counter = Counter()
@@ -173,7 +176,7 @@ def replay(journal_dir, *, from_snapshot=False, to_seq=None, out_dir=None, progr
 
     try:
         r = restore(journal_dir, from_snapshot=from_snapshot, to_seq=to_seq,
-                    on_events=on_events, progress=progress)
+                    max_snapshot_seq=max_snapshot_seq, on_events=on_events, progress=progress)
     finally:
         if writer is not None:
             writer.close(seal=True)

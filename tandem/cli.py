@@ -101,18 +101,20 @@ def producer(config_path, commands, seed, clients, symbols, source_id):
 @main.command()
 @click.argument("journal_path", type=click.Path(exists=True, file_okay=False))
 @click.option("--from-snapshot", is_flag=True, help="Start from the latest valid snapshot.")
+@click.option("--snapshot-at-or-before", "snapshot_seq", type=int, default=None,
+              help="With --from-snapshot: the newest valid snapshot at or before this seq.")
 @click.option("--to-seq", type=int, default=None, help="Stop after this seq.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write the regenerated output events to a new output journal here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def replay(journal_path, from_snapshot, to_seq, out_dir, as_json):
+def replay(journal_path, from_snapshot, snapshot_seq, to_seq, out_dir, as_json):
     """Re-run the business logic over a journal; print the final digest and counts."""
     from sequencer.replay import replay as run_replay
 
     logs.setup("replay", "WARNING")
     try:
         r = run_replay(journal_path, from_snapshot=from_snapshot, to_seq=to_seq, out_dir=out_dir,
-                       progress=not as_json)
+                       progress=not as_json, max_snapshot_seq=snapshot_seq)
     except Exception as e:  # every failure is reported as the contract says, never a traceback
         if as_json:
             _emit({"ok": False, "journal": journal_path, "error": f"{type(e).__name__}: {e}"})

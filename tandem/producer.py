@@ -2,7 +2,9 @@
 
 It stands in for gateways and venue adapters until those exist: client commands go
 to the sequencer as source ``source_id``; VenueOrder/VenueCancel events coming back
-are answered with acks, fills and cancel confirmations as source ``source_id + 1``.
+are answered with acks, fills and cancel confirmations as source ``source_id + 1``;
+its own Admin records (reference data, the final digest request) are source
+``source_id + 2``.
 
 Delivery: every command carries (source id, source seq). The producer keeps what
 the sequencer has not yet confirmed (an output caused by a later command of the same
@@ -20,7 +22,7 @@ from collections import deque
 import numpy as np
 
 from sequencer import records
-from sequencer.workload import FlowGenerator
+from sequencer.workload import FlowGenerator, reference_data
 from tandem import topology
 from tandem.agent import Agent
 
@@ -70,6 +72,9 @@ class ProducerAgent(Agent):
         self.own_aeron = aeron is None
         self.client_source = source_id
         self.venue_source = source_id + 1
+        self.admin_source = source_id + 2
+        self.admin_seq = 0
+        self.n_clients, self.n_symbols = clients, symbols
         self.gen = FlowGenerator(seed=seed, n_clients=clients, n_symbols=symbols,
                                  client_source=self.client_source, venue_source=self.venue_source)
         self.sent = 0            # client commands sent (reference data excluded)
@@ -80,8 +85,9 @@ class ProducerAgent(Agent):
         self.events_seen = 0
         self.resends = 0
         self.incarnations = 0
-        self.outbox = {self.client_source: Outbox(), self.venue_source: Outbox()}
+        self.outbox = {s: Outbox() for s in (self.client_source, self.venue_source, self.admin_source)}
         self._resend_wanted = False
+        self.last_activity = time.monotonic()
         self.done = False
 
     def on_start(self):
@@ -91,9 +97,22 @@ class ProducerAgent(Agent):
         # A new image on the outbound stream is a new sequencer incarnation.
         self.sub = topology.outbound_subscriber(self.aeron, self.cfg, available_image=self._on_sequencer)
         self.t0 = time.perf_counter()
-        self._send(self.gen.reference_data(), self.client_source, wait_s=60)
+        self._send(self._admin(reference_data(self.n_clients, self.n_symbols)), self.admin_source, wait_s=60)
 
-    def _on_sequencer(self, image):
+    def _admin(self, raw):
+        h = records.header(raw)
+        h["source_id"] = self.admin_source
+        h["source_seq"] = np.arange(self.admin_seq + 1, self.admin_seq + 1 + len(raw))
+        self.admin_seq += len(raw)
+        return raw
+
+    def _digest_request(self):
+        raw = records.new_commands(1)
+        a = raw.view(records.Admin)
+        a["type"], a["version"], a["action"] = records.ADMIN, 1, records.ADMIN_DIGEST
+        return self._admin(raw)
+
+    def _on_sequencer(self, *image):
         self.incarnations += 1
         self._resend_wanted = self.incarnations > 1
 
@@ -105,7 +124,7 @@ class ProducerAgent(Agent):
         work = 0
         if self._resend_wanted:
             self._resend_wanted = False
-            for source in (self.client_source, self.venue_source):
+            for source in self.outbox:
                 for b in self.outbox[source].all():
                     self.pub.publish(b, wait_s=60)
                     self.resends += len(b)
@@ -115,7 +134,9 @@ class ProducerAgent(Agent):
             work += len(events)
             self.events_seen += len(events)
             self._confirm(events)
-            replies = self.gen.venue_responses(events)
+            # After the final digest request the stand-in venue falls silent, so that
+            # request stays the journal's last input.
+            replies = self.gen.venue_responses(events) if not self.digest_requested else events[:0]
             if len(replies):
                 self._send(replies, self.venue_source)
                 self.venue_sent += len(replies)
@@ -126,10 +147,20 @@ class ProducerAgent(Agent):
             self._send(self.gen.next_client_batch(n), self.client_source)
             self.sent += n
             work += n
-        elif self.sent >= self.commands and not self.digest_requested:
-            self._send(self.gen.digest_request(), self.client_source)
+        elif self.sent >= self.commands and not self.digest_requested and self._quiescent():
+            # Last of all, so the digest it answers is the state at the journal's final seq.
+            self._send(self._digest_request(), self.admin_source)
             self.digest_requested = True
+        if work:
+            self.last_activity = time.monotonic()
         return work
+
+    def _quiescent(self) -> bool:
+        """Nothing of ours awaits processing: every command confirmed by an output (or, for
+        trailing commands that cause none, no traffic for a while) and no venue reply due."""
+        idle = time.monotonic() - self.last_activity
+        confirmed = not self.outbox[self.client_source].count and not self.outbox[self.venue_source].count
+        return idle > 0.2 if confirmed else idle > 2.0
 
     def _confirm(self, events):
         hdr = records.header(events)

@@ -50,6 +50,8 @@ class RecordPublisher:
                 self.offers += 1
                 return
             if result == pyaeron.NOT_CONNECTED:
+                if wait_s <= 0:
+                    raise NotConnected(f"no subscriber on {self.pub.channel} stream {self.pub.stream_id}")
                 if deadline is None:
                     deadline = time.monotonic() + wait_s
                 elif time.monotonic() > deadline:
@@ -76,6 +78,10 @@ class RecordSubscriber:
         self.buf = np.zeros(batch_max * record_size + max_message_bytes, np.uint8)
         self.count = 0
         self.malformed = 0  # messages that were not a whole number of records
+        # One handler object for the subscription's life: pyaeron keeps the reassembly of
+        # multi-fragment messages per handler, and a fresh bound method per poll would
+        # silently drop every message larger than one MTU.
+        self._handler = self._on_fragment
 
     def _on_fragment(self, view, header):
         data = np.frombuffer(view, np.uint8)
@@ -92,7 +98,7 @@ class RecordSubscriber:
     def poll(self) -> np.ndarray:
         """Bytes of the records received since the last call (valid until the next poll)."""
         self.count = 0
-        while self.count < self.batch_max and self.sub.poll(self._on_fragment, 1):
+        while self.count < self.batch_max and self.sub.poll(self._handler, 1):
             pass
         return self.buf[: self.count * self.record_size]
 
