@@ -105,11 +105,13 @@ class SequencerAgent(Agent):
         t0 = time.perf_counter_ns()
         raw = data.view(records.RAW_COMMAND)
         self.counters.add("inputs_received", len(raw))
-        batch, invalid, dups = admit(raw, self.source_seq)
+        batch, invalid, dups, gaps = admit(raw, self.source_seq)
         if invalid:
             self.counters.add("invalid_dropped", invalid)
         if dups:
             self.counters.add("duplicates_dropped", dups)
+        if gaps:
+            self.counters.add("gap_dropped", gaps)
         if len(batch):
             self._sequence(batch)
         self.counters.add("busy_ns", time.perf_counter_ns() - t0)

@@ -1,7 +1,12 @@
 """What the sequencer admits: known record types only, each (source, source seq) once.
 
-Runs before anything is journaled, so bad input never reaches the journal. A record
-whose source_seq is 0 is never treated as a duplicate (sources without numbering).
+Runs before anything is journaled, so bad input never reaches the journal.
+
+Per source, only the next expected number (last journaled + 1) is admitted: a repeat
+is a duplicate, and a record past a gap is dropped too, until the source re-sends
+from the gap (go-back-N). A high-water mark alone would be wrong: a new command that
+overtakes an older re-send would make the re-send look like a duplicate and lose it.
+A record whose source_seq is 0 comes from an unnumbered source and is always admitted.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ log = logging.getLogger(__name__)
 
 
 @njit(cache=True)
-def _fresh(source_id, source_seq, last_seen, ok):
-    """Marks repeats of (source, source seq) as not ok, in arrival order, within the batch too."""
+def _in_sequence(source_id, source_seq, last_seen, ok):
+    """Clears ``ok`` for repeats and for records past a gap, in arrival order."""
     seen = last_seen.copy()
     dups = 0
+    gaps = 0
     for i in range(source_id.shape[0]):
         if not ok[i]:
             continue
@@ -28,17 +34,21 @@ def _fresh(source_id, source_seq, last_seen, ok):
         q = source_seq[i]
         if s >= seen.shape[0]:
             ok[i] = False
-            continue
-        if q != 0 and q <= seen[s]:
+        elif q == 0:
+            pass
+        elif q == seen[s] + 1:
+            seen[s] = q
+        elif q <= seen[s]:
             ok[i] = False
             dups += 1
-        elif q > seen[s]:
-            seen[s] = q
-    return dups
+        else:
+            ok[i] = False
+            gaps += 1
+    return dups, gaps
 
 
 def admit(raw: np.ndarray, last_seen: np.ndarray):
-    """(admitted records as a contiguous copy, invalid count, duplicate count)."""
+    """(admitted records as a contiguous copy, invalid count, duplicates, past-a-gap count)."""
     ok = records.check_commands(raw)
     invalid = int(len(raw) - ok.sum())
     if invalid:
@@ -50,8 +60,8 @@ def admit(raw: np.ndarray, last_seen: np.ndarray):
     if too_big.any():
         log.warning("refused %d records from source ids beyond max_sources", int(too_big.sum()))
         invalid += int(too_big.sum())
-    dups = _fresh(hdr["source_id"].copy(), hdr["source_seq"].copy(), last_seen, ok)
-    return raw[ok].copy(), invalid, dups
+    dups, gaps = _in_sequence(hdr["source_id"].copy(), hdr["source_seq"].copy(), last_seen, ok)
+    return raw[ok].copy(), invalid, dups, gaps
 
 
 def update_source_seq(last_seen: np.ndarray, journaled: np.ndarray) -> None:

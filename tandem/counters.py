@@ -15,6 +15,7 @@ SEQUENCER = (
     "inputs_received",       # records polled from the inbound stream
     "inputs_journaled",      # records sequenced and journaled
     "duplicates_dropped",    # (source id, source seq) already journaled
+    "gap_dropped",           # past a gap in a source's numbering: awaits its re-send
     "invalid_dropped",       # unknown type/version, never journaled
     "malformed_messages",    # messages that were not whole records
     "events_out",            # events journaled and published

@@ -6,11 +6,13 @@ are answered with acks, fills and cancel confirmations as source ``source_id + 1
 its own Admin records (reference data, the final digest request) are source
 ``source_id + 2``.
 
-Delivery: every command carries (source id, source seq). The producer keeps what
-the sequencer has not yet confirmed (an output caused by a later command of the same
-source confirms everything before it) and re-sends it when a new sequencer
-incarnation appears on the outbound stream; the sequencer drops what it already
-journaled. The unconfirmed window is bounded, which is also the flow control.
+Delivery: every command carries (source id, source seq), and the sequencer admits
+only each source's next number (go-back-N). The producer keeps what the sequencer
+has not yet confirmed (an output caused by a later command of the same source
+confirms everything before it) and re-sends all of it, in order, when a new
+sequencer incarnation appears on the outbound stream or confirmations stall; the
+sequencer drops what it already journaled. The unconfirmed window is bounded, which
+is also the flow control.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ class ProducerAgent(Agent):
         self.outbox = {s: Outbox() for s in (self.client_source, self.venue_source, self.admin_source)}
         self._resend_wanted = False
         self.last_activity = time.monotonic()
+        self.last_confirmed = time.monotonic()
+        self.resend_after_s = 1.0
         self.done = False
 
     def on_start(self):
@@ -122,13 +126,19 @@ class ProducerAgent(Agent):
 
     def do_work(self) -> int:
         work = 0
-        if self._resend_wanted:
+        stalled = (self.outbox[self.client_source].count or self.outbox[self.venue_source].count) \
+            and time.monotonic() - self.last_confirmed > self.resend_after_s
+        if self._resend_wanted or stalled:
+            why = "new sequencer incarnation" if self._resend_wanted else "no confirmation"
             self._resend_wanted = False
-            for source in self.outbox:
-                for b in self.outbox[source].all():
+            self.last_confirmed = time.monotonic()
+            n = 0
+            for box in self.outbox.values():
+                for b in box.all():
                     self.pub.publish(b, wait_s=60)
-                    self.resends += len(b)
-            log.warning("new sequencer incarnation: re-sent %d unconfirmed commands", self.resends)
+                    n += len(b)
+            self.resends += n
+            log.warning("%s: re-sent %d unconfirmed commands", why, n)
         events = self.sub.poll().view(records.RAW_EVENT)
         if len(events):
             work += len(events)
@@ -168,6 +178,7 @@ class ProducerAgent(Agent):
             mine = hdr["source_seq"][hdr["source_id"] == source]
             if len(mine):
                 box.confirm(int(mine.max()))
+                self.last_confirmed = time.monotonic()
 
     def _check_digest(self, events):
         hdr = records.header(events)

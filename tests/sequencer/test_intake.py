@@ -20,32 +20,46 @@ def test_unknown_type_and_version_refused():
     raw = _batch([records.TIMER, 99, records.TIMER, records.EXEC_REPORT], [1, 1, 1, 1], [1, 2, 3, 4],
                  versions=[1, 1, 2, 1])
     last = np.zeros(8, np.uint64)
-    out, invalid, dups = admit(raw, last)
-    assert invalid == 3 and dups == 0
+    out, invalid, dups, gaps = admit(raw, last)
+    assert invalid == 3 and dups == 0 and gaps == 0
     assert records.header(out)["source_seq"].tolist() == [1]
+
+
+def _pairs(out):
+    h = records.header(out)
+    return list(zip(h["source_id"].tolist(), h["source_seq"].tolist()))
 
 
 def test_duplicates_dropped_across_and_within_batches():
     last = np.zeros(8, np.uint64)
-    out, _, dups = admit(_batch([records.TIMER] * 3, [1, 1, 2], [1, 2, 1]), last)
+    out, _, dups, _ = admit(_batch([records.TIMER] * 3, [1, 1, 2], [1, 2, 1]), last)
     assert len(out) == 3 and dups == 0
     update_source_seq(last, out)  # as the sequencer does once the batch is journaled
     # Re-sent 1..2 of source 1, new 3 twice in the same batch, source 2 continues.
-    out, _, dups = admit(_batch([records.TIMER] * 5, [1, 1, 1, 1, 2], [1, 2, 3, 3, 2]), last)
-    h = records.header(out)
-    assert list(zip(h["source_id"].tolist(), h["source_seq"].tolist())) == [(1, 3), (2, 2)]
-    assert dups == 3
+    out, _, dups, gaps = admit(_batch([records.TIMER] * 5, [1, 1, 1, 1, 2], [1, 2, 3, 3, 2]), last)
+    assert _pairs(out) == [(1, 3), (2, 2)]
+    assert dups == 3 and gaps == 0
     # admit() does not move the table: the sequencer does so only once journaled.
     assert last.tolist()[:3] == [0, 2, 1]
 
 
+def test_record_past_a_gap_waits_for_the_resend():
+    """A new command overtaking an older re-send must not make the re-send a 'duplicate'."""
+    last = np.zeros(8, np.uint64)
+    out, _, _, _ = admit(_batch([records.TIMER] * 2, [1, 1], [1, 2]), last)
+    update_source_seq(last, out)
+    # 3 and 4 were lost with a dead sequencer; 5 arrives first, then the re-send 3, 4, 5.
+    out, _, dups, gaps = admit(_batch([records.TIMER] * 4, [1, 1, 1, 1], [5, 3, 4, 5]), last)
+    assert _pairs(out) == [(1, 3), (1, 4), (1, 5)] and gaps == 1 and dups == 0
+
+
 def test_unnumbered_sources_never_deduplicated():
     last = np.zeros(8, np.uint64)
-    out, _, dups = admit(_batch([records.TIMER] * 3, [0, 0, 0], [0, 0, 0]), last)
+    out, _, dups, _ = admit(_batch([records.TIMER] * 3, [0, 0, 0], [0, 0, 0]), last)
     assert len(out) == 3 and dups == 0
 
 
 def test_source_beyond_table_refused():
     last = np.zeros(4, np.uint64)
-    out, invalid, _ = admit(_batch([records.TIMER] * 2, [3, 4], [1, 1]), last)
+    out, invalid, _, _ = admit(_batch([records.TIMER] * 2, [3, 4], [1, 1]), last)
     assert len(out) == 1 and invalid == 1
