@@ -49,7 +49,11 @@ class SequencerAgent(Agent):
                       index_every=j["index_every"], seal_key=key)
         self.journal = JournalWriter(self.in_dir, kind="input", record_size=records.COMMAND_SIZE, **common)
         self.recovery = self.journal.open()
-        write_params(self.in_dir, self.params)
+        try:
+            write_params(self.in_dir, self.params)
+        except ValueError:
+            self.journal.close(seal=False)
+            raise
         if self.recovery.truncated_bytes:
             log.warning("journal recovery: %s", self.recovery.message)
         self.out_journal = JournalWriter(self.out_dir, kind="output", record_size=records.EVENT_SIZE, **common)

@@ -1,0 +1,83 @@
+"""The sequencer agent stepped on this thread, over a real embedded media driver."""
+
+import numpy as np
+import pytest
+
+from journal import JournalReader
+from sequencer import records, workload
+from sequencer.agent import SequencerAgent
+from tandem import config, topology
+from tandem.agent import step_until
+
+
+@pytest.fixture
+def rig(tmp_path):
+    cfg = config.load(None, config.under(tmp_path),
+                      {"capacity": {"orders": 4096, "clients": 16, "symbols": 16},
+                       "sequencer": {"digest_every": 50, "snapshot_every": 0}})
+    driver = topology.start_media_driver(cfg)
+    aeron = topology.connect(cfg)
+    yield cfg, aeron
+    aeron.close()
+    driver.close()
+
+
+def _numbered(raw, source, start=1):
+    h = records.header(raw)
+    h["source_id"] = source
+    h["source_seq"] = np.arange(start, start + len(raw))
+    return raw
+
+
+def test_only_admitted_records_are_journaled_and_processed(rig):
+    cfg, aeron = rig
+    seq = SequencerAgent(cfg, aeron=aeron)
+    seq.on_start()
+    pub = topology.inbound_publisher(aeron, cfg)
+    pub.pub.await_connected(timeout=5)
+    ref = _numbered(workload.reference_data(4, 4), 1)
+    junk = records.new_commands(3)
+    jh = records.header(junk)
+    jh["type"] = [999, records.EXEC_REPORT, records.TIMER]
+    jh["version"] = [1, 1, 7]
+    pub.publish(ref)
+    pub.publish(junk)
+    pub.publish(ref[:5])  # a re-send: all duplicates
+    step_until([seq], lambda: seq.counters.get("inputs_received") == len(ref) + 8)
+    c = seq.counters.snapshot()
+    assert c["inputs_journaled"] == len(ref) == seq.journal.last_seq
+    assert c["invalid_dropped"] == 3 and c["duplicates_dropped"] == 5
+    seq.on_close()
+    journal = np.concatenate(list(JournalReader(topology.input_journal_dir(cfg)).iter_batches()))
+    assert set(records.header(journal)["type"].tolist()) == {records.ADMIN}
+
+
+def test_restart_continues_the_seq_and_state(rig):
+    cfg, aeron = rig
+    pub = topology.inbound_publisher(aeron, cfg)
+    first = SequencerAgent(cfg, aeron=aeron)
+    first.on_start()
+    pub.pub.await_connected(timeout=5)
+    pub.publish(_numbered(workload.reference_data(4, 4), 1))
+    step_until([first], lambda: first.journal.last_seq == 8)
+    digest = first.logic.state.digest()
+    first.on_close()
+    second = SequencerAgent(cfg, aeron=aeron)
+    second.on_start()
+    assert second.journal.last_seq == 8 and second.logic.state.digest() == digest
+    timer = _numbered(records.new_commands(1), 1, start=9)
+    records.header(timer)["type"], records.header(timer)["version"] = records.TIMER, 1
+    pub.publish(timer)
+    step_until([second], lambda: second.journal.last_seq == 9)
+    second.on_close()
+
+
+def test_journal_refuses_other_capacities(rig, tmp_path):
+    cfg, aeron = rig
+    a = SequencerAgent(cfg, aeron=aeron)
+    a.on_start()
+    a.on_close()
+    other = config.load(None, config.under(tmp_path), {"capacity": {"orders": 8192, "clients": 16, "symbols": 16},
+                                                      "sequencer": {"digest_every": 50}})
+    with pytest.raises(ValueError, match="was created with"):
+        SequencerAgent(other, aeron=aeron).on_start()
