@@ -18,7 +18,7 @@ import numpy as np
 from journal import JournalReader, JournalWriter, SnapshotStore
 from sequencer import records
 from sequencer.intake import admit, update_source_seq
-from sequencer.replay import SOURCE_SEQ, LogicParams, restore, write_params
+from sequencer.replay import LogicParams, restore, snapshot_arrays, write_params
 from tandem import topology
 from tandem.agent import Agent
 from tandem.counters import SEQUENCER, Counters
@@ -152,11 +152,8 @@ class SequencerAgent(Agent):
     # ------------------------------------------------------------------- admin
     def snapshot(self) -> int:
         seq = self.journal.last_seq
-        state = self.logic.state
-        arrays = dict(state.arrays())
-        arrays[SOURCE_SEQ] = self.source_seq
-        digest = state.digest()
-        SnapshotStore(self.in_dir).save(seq, arrays, digest)
+        digest = self.logic.state.digest()
+        SnapshotStore(self.in_dir).save(seq, snapshot_arrays(self.logic.state, self.source_seq), digest)
         self.inputs_since_snapshot = 0
         self.counters.add("snapshots")
         self.counters.set("last_digest", np.int64(np.uint64(digest)).item())

@@ -374,11 +374,6 @@ def describe_bad(raw: np.ndarray, index: int, kinds=None) -> str:
 
 
 # ------------------------------------------------ additions for the business logic
-# A header-only view the size of a command / event, so a raw batch can be read as
-# headers without changing its length (HEADER itself is only 32 bytes long).
-COMMAND_HEADER = _record([], COMMAND_SIZE)
-EVENT_HEADER = _record([], EVENT_SIZE)
-
 REASON_NO_REFERENCE_PRICE = 14   # market order on a symbol without a reference price
 REASON_OVERFILL = 15             # alert: venue fill above the order's leaves quantity
 REASON_UNEXPECTED_VENUE_MSG = 16 # alert: venue message that does not fit the order's state

@@ -93,6 +93,11 @@ class ReplayResult:
         return d
 
 
+def snapshot_arrays(state: State, source_seq: np.ndarray) -> dict:
+    """What a snapshot stores: the used state arrays and the de-duplication table."""
+    return {**state.used_arrays(), SOURCE_SEQ: source_seq}
+
+
 class Restored:
     """Business logic plus the sequencer's de-duplication table at ``seq``."""
 
@@ -101,12 +106,6 @@ class Restored:
         self.source_seq = source_seq
         self.seq = seq
         self.snapshot_seq = snapshot_seq
-
-    def snapshot_arrays(self) -> dict:
-        arrays = dict(self.logic.state.arrays())
-        arrays[SOURCE_SEQ] = self.source_seq
-        return arrays
-
 
 def restore(journal_dir, *, from_snapshot=True, to_seq=None, max_snapshot_seq=None,
             on_events=None, progress=False, batch_records=65536) -> Restored:
@@ -122,7 +121,7 @@ def restore(journal_dir, *, from_snapshot=True, to_seq=None, max_snapshot_seq=No
     if snap is not None:
         arrays = dict(snap.arrays)
         source_seq = arrays.pop(SOURCE_SEQ).copy()
-        state = State.from_arrays(arrays)
+        state = State.from_used_arrays(arrays, params.orders)
         if state.digest() != snap.digest:
             raise ValueError(f"snapshot at seq {snap.seq} does not reach its recorded digest")
         start = snap.seq
