@@ -59,6 +59,7 @@ def journal_append(n):
             total = 0
             for r in range(reps):
                 hdr["seq"] = np.arange(1 + r * len(stream), 1 + (r + 1) * len(stream), dtype=np.uint64)
+                hdr["ts"] = hdr["seq"].astype(np.int64)  # repeats must keep ts non-decreasing
                 for i in range(0, len(stream), BATCH):
                     w.append(stream[i:i + BATCH])
                 total += len(stream)

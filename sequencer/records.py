@@ -353,14 +353,17 @@ def header(raw: np.ndarray) -> np.ndarray:
     raise RecordError(f"{size}-byte records are neither commands ({COMMAND_SIZE}) nor events ({EVENT_SIZE})")
 
 
+# Highest readable version by command type code (0: not a command), for one-pass checks.
+_COMMAND_MAX_VERSION = np.zeros(1 << 16, np.uint16)
+for _t in COMMAND_DTYPES:
+    _COMMAND_MAX_VERSION[_t] = RECORD_VERSIONS[_t]
+
+
 def check_commands(raw: np.ndarray) -> np.ndarray:
     """Boolean mask of records this build can sequence (known type, supported version)."""
     hdr = header(raw)
-    ok = np.zeros(len(hdr), bool)
-    for t, v in RECORD_VERSIONS.items():
-        if t in COMMAND_DTYPES:
-            ok |= (hdr["type"] == t) & (hdr["version"] >= 1) & (hdr["version"] <= v)
-    return ok
+    v = hdr["version"]
+    return (v >= 1) & (v <= _COMMAND_MAX_VERSION[hdr["type"]])
 
 
 def describe_bad(raw: np.ndarray, index: int, kinds=None) -> str:

@@ -164,12 +164,15 @@ def replay(journal_dir, *, from_snapshot=False, to_seq=None, out_dir=None, progr
             writer.close(seal=False)
             raise ValueError(f"{out_dir} already holds an output journal; replay writes a new one")
 
+    def count(counter, raw):
+        by_type = np.bincount(records.header(raw)["type"])
+        for t in np.flatnonzero(by_type).tolist():
+            counter[t] += int(by_type[t])
+
     def on_events(batch, events):
-        t, n = np.unique(records.header(batch)["type"], return_counts=True)
-        in_counts.update(dict(zip(t.tolist(), n.tolist())))
+        count(in_counts, batch)
         if len(events):
-            t, n = np.unique(records.header(events)["type"], return_counts=True)
-            ev_counts.update(dict(zip(t.tolist(), n.tolist())))
+            count(ev_counts, events)
             if writer is not None:
                 writer.append(events)
 
