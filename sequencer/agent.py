@@ -22,7 +22,7 @@ from sequencer.replay import LogicParams, restore, snapshot_arrays, write_params
 from tandem import topology
 from tandem.agent import Agent
 from tandem.counters import SEQUENCER, Counters
-from tandem.transport import NotConnected
+from tandem.transport import BackPressured, NotConnected
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class SequencerAgent(Agent):
         self.clock = clock  # the sequencer's clock: stamped into records, never read by logic
         self.params = LogicParams.from_config(cfg)
         self.snapshot_every = cfg["sequencer"]["snapshot_every"]
+        self.backpressure_s = cfg["sequencer"]["outbound_backpressure_ms"] / 1000
         self.in_dir = topology.input_journal_dir(cfg)
         self.out_dir = topology.output_journal_dir(cfg)
         self.recovery = None
@@ -142,12 +143,19 @@ class SequencerAgent(Agent):
             self.snapshot()
 
     def _publish(self, events):
+        # The core never waits long on a consumer: outputs are already in the output
+        # journal, from which a consumer with no live or no fast reader catches up.
         try:
-            self.outbound.publish(events, wait_s=0)
+            self.outbound.publish(events, wait_s=0, backpressure_s=self.backpressure_s)
             self.counters.add("events_out", len(events))
         except NotConnected:
-            # Nobody is listening live; consumers catch up from the output journal.
             self.counters.add("outbound_unsent", len(events))
+        except BackPressured as e:
+            self.counters.add("events_out", len(events) - e.unsent_records)
+            self.counters.add("outbound_unsent", e.unsent_records)
+            seqs = records.header(events)["seq"]
+            log.warning("outbound reader not keeping up: %d events of seqs %d..%d not published live "
+                        "(they are in the output journal)", e.unsent_records, seqs[0], seqs[-1])
 
     # ------------------------------------------------------------------- admin
     def snapshot(self) -> int:

@@ -33,6 +33,7 @@ DEFAULTS = {
         "digest_every": 100_000,     # StateDigest every N inputs
         "snapshot_every": 500_000,   # snapshot every N inputs (0: only on demand/close)
         "idle": "backoff",
+        "outbound_backpressure_ms": 1000,  # then a batch's outputs are left to the output journal
         "max_sources": 65536,        # source ids for de-duplication by (source, source seq)
     },
     "capacity": {

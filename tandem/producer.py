@@ -91,7 +91,7 @@ class ProducerAgent(Agent):
         self._resend_wanted = False
         self.last_activity = time.monotonic()
         self.last_confirmed = time.monotonic()
-        self.resend_after_s = 1.0
+        self.resend_after_s = 2.0
         self.done = False
 
     def on_start(self):
@@ -101,7 +101,7 @@ class ProducerAgent(Agent):
         # A new image on the outbound stream is a new sequencer incarnation.
         self.sub = topology.outbound_subscriber(self.aeron, self.cfg, available_image=self._on_sequencer)
         self.t0 = time.perf_counter()
-        self._send(self._admin(reference_data(self.n_clients, self.n_symbols)), self.admin_source, wait_s=60)
+        self._send(self._admin(reference_data(self.n_clients, self.n_symbols)), self.admin_source)
 
     def _admin(self, raw):
         h = records.header(raw)
@@ -120,25 +120,29 @@ class ProducerAgent(Agent):
         self.incarnations += 1
         self._resend_wanted = self.incarnations > 1
 
-    def _send(self, batch, source, wait_s=60):
+    def _send(self, batch, source):
         self.outbox[source].add(batch)
-        self.pub.publish(batch, wait_s=wait_s)
+        self.pub.enqueue(batch)
 
     def do_work(self) -> int:
         work = 0
         stalled = (self.outbox[self.client_source].count or self.outbox[self.venue_source].count) \
-            and time.monotonic() - self.last_confirmed > self.resend_after_s
+            and not self.pub.pending and time.monotonic() - self.last_confirmed > self.resend_after_s
         if self._resend_wanted or stalled:
             why = "new sequencer incarnation" if self._resend_wanted else "no confirmation"
             self._resend_wanted = False
             self.last_confirmed = time.monotonic()
+            # Everything unconfirmed, each source in order (queued sends are in the outbox too).
+            self.pub.pending.clear()
+            self.pub.pending_records = 0
             n = 0
             for box in self.outbox.values():
                 for b in box.all():
-                    self.pub.publish(b, wait_s=60)
+                    self.pub.enqueue(b)
                     n += len(b)
             self.resends += n
-            log.warning("%s: re-sent %d unconfirmed commands", why, n)
+            log.warning("%s: re-sending %d unconfirmed commands", why, n)
+        work += self.pub.flush()
         events = self.sub.poll().view(records.RAW_EVENT)
         if len(events):
             work += len(events)
@@ -152,12 +156,13 @@ class ProducerAgent(Agent):
                 self.venue_sent += len(replies)
             self._check_digest(events)
         unconfirmed = sum(o.count for o in self.outbox.values())
-        if self.sent < self.commands and unconfirmed < self.window:
+        if self.sent < self.commands and unconfirmed < self.window and self.pub.pending_records < 4 * self.chunk:
             n = min(self.chunk, self.commands - self.sent)
             self._send(self.gen.next_client_batch(n), self.client_source)
             self.sent += n
             work += n
-        elif self.sent >= self.commands and not self.digest_requested and self._quiescent():
+        elif (self.sent >= self.commands and not self.digest_requested and not self.pub.pending
+              and self._quiescent()):
             # Last of all, so the digest it answers is the state at the journal's final seq.
             self._send(self._digest_request(), self.admin_source)
             self.digest_requested = True

@@ -2,16 +2,18 @@
 
 A message is a whole number of records (at most ``max_message_bytes``), so one offer
 carries hundreds of records and the transport stays far from the bottleneck. Falsy
-offer codes are always handled: back pressure and admin actions are retried, and
-"not connected" is reported to the caller, who decides (a producer waits for its
-sequencer; the sequencer's outbound stream may have no live reader, since consumers
-catch up from the output journal).
+offer codes are always handled: back pressure and admin actions are retried (or, for
+an agent, left queued for its next duty cycle), and "not connected" or a reader that
+does not keep up is reported to the caller, who decides (a producer waits for its
+sequencer; the sequencer's outbound stream may have no live or no fast reader, since
+consumers catch up from the output journal).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 
 import numpy as np
 import pyaeron
@@ -23,27 +25,50 @@ class NotConnected(Exception):
     pass
 
 
+class BackPressured(Exception):
+    def __init__(self, message: str, unsent_records: int):
+        super().__init__(message)
+        self.unsent_records = unsent_records
+
+
 class RecordPublisher:
+    """Blocking ``publish`` for one-off sends; ``enqueue`` + ``flush`` for agents, whose
+    duty cycle must never block (a producer blocked on a full inbound stream while the
+    sequencer is blocked on its full outbound stream is a deadlock)."""
+
     def __init__(self, aeron, channel: str, stream_id: int, record_size: int, max_message_bytes: int):
         self.pub = aeron.add_exclusive_publication(channel, stream_id)
         self.record_size = record_size
         self.per_message = max(1, max_message_bytes // record_size)
         self.offers = 0
         self.back_pressured = 0
+        self.pending: deque[np.ndarray] = deque()  # message-sized chunks, oldest first
+        self.pending_records = 0
 
     @property
     def is_connected(self) -> bool:
         return self.pub.is_connected
 
-    def publish(self, records: np.ndarray, wait_s: float = 5.0) -> None:
-        """Send every record, in order; raises NotConnected after ``wait_s`` without a reader."""
+    def _chunks(self, records: np.ndarray):
         raw = records.view(np.uint8).reshape(-1)
         step = self.per_message * self.record_size
         for start in range(0, len(raw), step):
-            self._offer(raw[start:start + step], wait_s)
+            yield raw[start:start + step]
 
-    def _offer(self, chunk: np.ndarray, wait_s: float) -> None:
+    def publish(self, records: np.ndarray, wait_s: float = 5.0, backpressure_s: float | None = None) -> None:
+        """Send every record, in order. Raises NotConnected after ``wait_s`` without a
+        reader, BackPressured after ``backpressure_s`` of a reader not keeping up."""
+        chunks = list(self._chunks(records))
+        for i, chunk in enumerate(chunks):
+            try:
+                self._offer(chunk, wait_s, backpressure_s)
+            except BackPressured as e:
+                e.unsent_records = sum(len(c) for c in chunks[i:]) // self.record_size
+                raise
+
+    def _offer(self, chunk: np.ndarray, wait_s: float, backpressure_s: float | None) -> None:
         deadline = None
+        pressured_since = None
         while True:
             result = self.pub.offer(chunk)
             if result:
@@ -59,7 +84,31 @@ class RecordPublisher:
                 time.sleep(0.001)
             else:  # back pressure or admin action: the reader is behind, retry
                 self.back_pressured += 1
+                if backpressure_s is not None:
+                    now = time.monotonic()
+                    pressured_since = pressured_since or now
+                    if now - pressured_since > backpressure_s:
+                        raise BackPressured(f"reader of {self.pub.channel} stream {self.pub.stream_id} "
+                                            f"not keeping up for {backpressure_s}s", 0)
                 time.sleep(0)
+
+    def enqueue(self, records: np.ndarray) -> None:
+        for chunk in self._chunks(records):
+            self.pending.append(chunk.copy())
+        self.pending_records += len(records)
+
+    def flush(self) -> int:
+        """Offer queued messages until one is refused; never waits. Records sent."""
+        sent = 0
+        while self.pending:
+            if not self.pub.offer(self.pending[0]):
+                self.back_pressured += 1
+                break
+            self.offers += 1
+            n = len(self.pending.popleft()) // self.record_size
+            self.pending_records -= n
+            sent += n
+        return sent
 
     def close(self):
         self.pub.close()
