@@ -163,6 +163,17 @@ def read_header_bytes(path: Path) -> bytes:
         return f.read(SEGMENT_HEADER)
 
 
+def load_header(path: Path, kind: int | None, record_size: int | None, index: int) -> SegmentHeader:
+    """Read, parse and check segment ``index``'s header; a bad one names the segment."""
+    try:
+        hdr = parse_header(read_header_bytes(path), str(path))
+        check_header(hdr, str(path), kind, record_size, index)
+    except CorruptJournal as e:
+        e.segment = index
+        raise
+    return hdr
+
+
 # ------------------------------------------------------------------------ seals
 
 def new_sealer(prev_seal: bytes, key: bytes | None):

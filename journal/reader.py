@@ -16,8 +16,8 @@ import numpy as np
 from . import kernels as K
 from .errors import CorruptJournal, JournalError
 from .format import (
-    KIND_INPUT, KIND_NAMES, SEGMENT_HEADER, SealInfo, SegmentHeader, check_header,
-    frame_size, list_segments, parse_header, read_header_bytes, read_seal_file,
+    KIND_INPUT, KIND_NAMES, SEGMENT_HEADER, SealInfo, SegmentHeader, frame_size,
+    list_segments, load_header, read_seal_file,
 )
 from .meta import open_meta
 from .segment import Mapped, bad_frame_seq, valid_frame_after
@@ -92,12 +92,7 @@ class JournalReader:
         for idx, p in listed:
             s = known.pop(idx, None)
             if s is None:
-                try:
-                    hdr = parse_header(read_header_bytes(p), str(p))
-                    check_header(hdr, str(p), self._kind, self.record_size, idx)
-                except CorruptJournal as e:
-                    e.segment = idx
-                    raise
+                hdr = load_header(p, self._kind, self.record_size, idx)
                 if self._kind is None:
                     self._kind, self.record_size = hdr.kind, hdr.record_size
                     self._fsize = frame_size(hdr.record_size)

@@ -22,8 +22,8 @@ from . import kernels as K
 from .errors import CorruptJournal, JournalError
 from .format import (
     DEFAULT_SEGMENT_BYTES, KIND_INPUT, KIND_NAMES, SEGMENT_HEADER, ZERO_SEAL, SealInfo,
-    SegmentHeader, check_header, fsync_dir, frame_size, kind_code, list_segments,
-    new_sealer, parse_header, read_header_bytes, read_seal_file, segment_path,
+    SegmentHeader, fsync_dir, frame_size, kind_code, list_segments, load_header,
+    new_sealer, read_header_bytes, read_seal_file, segment_path,
     write_seal_file,
 )
 from .meta import open_meta
@@ -134,12 +134,7 @@ class JournalWriter:
             if i and idx != segs[i - 1][0] + 1:
                 raise CorruptJournal(f"{d}: segment {segs[i - 1][0] + 1} is missing",
                                      segment=segs[i - 1][0] + 1)
-            try:
-                hdr = parse_header(read_header_bytes(p), str(p))
-                check_header(hdr, str(p), self._kind, self.record_size, idx)
-            except CorruptJournal as e:
-                e.segment = idx
-                raise
+            hdr = load_header(p, self._kind, self.record_size, idx)
             headers.append(hdr)
         if empty_last is not None:
             empty_last[1].unlink()

@@ -9,7 +9,6 @@ digest and that the replay regenerates the output journal byte for byte.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
