@@ -27,6 +27,12 @@ from tandem.transport import BackPressured, NotConnected
 log = logging.getLogger(__name__)
 
 
+def _asks_for_snapshot(batch) -> bool:
+    hdr = records.header(batch)
+    admin = hdr["type"] == records.ADMIN
+    return bool(admin.any()) and bool((batch.view(records.Admin)["action"][admin] == records.ADMIN_SNAPSHOT).any())
+
+
 class SequencerAgent(Agent):
     role = "sequencer"
 
@@ -139,7 +145,8 @@ class SequencerAgent(Agent):
         c.add("batches")
         c.set("last_seq", self.journal.last_seq)
         self.inputs_since_snapshot += len(batch)
-        if self.snapshot_every and self.inputs_since_snapshot >= self.snapshot_every:
+        due = self.snapshot_every and self.inputs_since_snapshot >= self.snapshot_every
+        if due or _asks_for_snapshot(batch):
             self.snapshot()
 
     def _publish(self, events):

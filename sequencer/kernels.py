@@ -103,8 +103,8 @@ EX_REJECTED, EX_PENDING_NEW, EX_PENDING_REPLACE, EX_TRADE = (
 RESP_CANCEL, RESP_REPLACE = R.RESPONSE_TO_CANCEL, R.RESPONSE_TO_REPLACE
 SEV_WARNING, SEV_ERROR = R.SEVERITY_WARNING, R.SEVERITY_ERROR
 
-ADMIN_ADD_CLIENT, ADMIN_ADD_SYMBOL, ADMIN_SET_LIMITS, ADMIN_DIGEST = (
-    R.ADMIN_ADD_CLIENT, R.ADMIN_ADD_SYMBOL, R.ADMIN_SET_LIMITS, R.ADMIN_DIGEST)
+ADMIN_ADD_CLIENT, ADMIN_ADD_SYMBOL, ADMIN_SET_LIMITS, ADMIN_DIGEST, ADMIN_SNAPSHOT = (
+    R.ADMIN_ADD_CLIENT, R.ADMIN_ADD_SYMBOL, R.ADMIN_SET_LIMITS, R.ADMIN_DIGEST, R.ADMIN_SNAPSHOT)
 
 # ITCH 5.0 messages that carry a trade price.
 MD_TRADE = ord("P")
@@ -754,6 +754,8 @@ def _on_admin(st, c, hd, evs, k):
             return k
     elif a == ADMIN_DIGEST:
         return k  # logic.py emits the digest right after this input
+    elif a == ADMIN_SNAPSHOT:
+        return k  # the sequencer takes it (I/O is no business of the kernels)
     return _alert(st, evs, k, hd, R.REASON_INVALID_ADMIN, SEV_WARNING, a, tid)
 
 

@@ -273,6 +273,7 @@ ADMIN_ADD_CLIENT = 1      # target_id=client_id, v0=max order qty, v1=max notion
 ADMIN_ADD_SYMBOL = 2      # target_id=symbol_id, v0=reference price, v1=default venue, name=symbol
 ADMIN_SET_LIMITS = 3      # target_id=client_id, v0=max order qty, v1=max notional
 ADMIN_DIGEST = 4          # emit a StateDigest now
+ADMIN_SNAPSHOT = 5        # the sequencer snapshots at the end of this input's batch (no state change)
 
 # Reject / alert reason codes (gateways map them to FIX Text and OrdRejReason).
 REASON_NONE = 0

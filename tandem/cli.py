@@ -164,6 +164,51 @@ def verify(path, seal_key_file, as_json):
     sys.exit(0 if out["ok"] else 1)
 
 
+@main.group()
+def admin():
+    """Operator requests to a running sequencer (journaled like every input)."""
+
+
+def _send_admin(config_path, action, role):
+    import numpy as np
+
+    from sequencer import records
+    from tandem import topology
+
+    cfg = _load(config_path, role)
+    raw = records.new_commands(1)
+    a = raw.view(records.Admin)
+    a["type"], a["version"], a["action"] = records.ADMIN, 1, action
+    a["operator"][0] = np.frombuffer(b"tandem".ljust(8, b"\0"), np.uint8)
+    aeron = topology.connect(cfg)
+    try:
+        topology.inbound_publisher(aeron, cfg).publish(raw, wait_s=10)
+    except Exception as e:
+        raise click.ClickException(f"no sequencer took the request: {e}")
+    finally:
+        aeron.close()
+
+
+@admin.command()
+@CONFIG_OPTION
+def snapshot(config_path):
+    """Ask the sequencer for a snapshot at the end of the current batch."""
+    from sequencer import records
+
+    _send_admin(config_path, records.ADMIN_SNAPSHOT, "admin")
+    click.echo("snapshot requested")
+
+
+@admin.command()
+@CONFIG_OPTION
+def digest(config_path):
+    """Ask for a StateDigest event now (in the output journal and on the outbound stream)."""
+    from sequencer import records
+
+    _send_admin(config_path, records.ADMIN_DIGEST, "admin")
+    click.echo("digest requested")
+
+
 @main.command()
 @CONFIG_OPTION
 @click.option("--json", "as_json", is_flag=True)

@@ -89,6 +89,7 @@ def test_replay_refuses_unknown_record(tmp_path):
 
 def test_every_command_has_help():
     for args in (["--help"], ["demo", "--help"], ["replay", "--help"], ["journal", "verify", "--help"],
-                 ["sequencer", "--help"], ["producer", "--help"], ["driver", "--help"], ["stat", "--help"]):
+                 ["sequencer", "--help"], ["producer", "--help"], ["driver", "--help"], ["stat", "--help"],
+                 ["admin", "snapshot", "--help"], ["admin", "digest", "--help"]):
         code, out, _ = tandem(*args)
         assert code == 0 and "Usage:" in out

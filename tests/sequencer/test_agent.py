@@ -81,3 +81,30 @@ def test_journal_refuses_other_capacities(rig, tmp_path):
                                                       "sequencer": {"digest_every": 50}})
     with pytest.raises(ValueError, match="was created with"):
         SequencerAgent(other, aeron=aeron).on_start()
+
+
+def test_snapshot_and_digest_on_demand_from_the_admin_command(rig, tmp_path):
+    """`tandem admin snapshot|digest` from another process: a snapshot at that seq, a digest event."""
+    import subprocess
+    import sys
+
+    from journal import SnapshotStore
+    from tandem.demo import _toml
+
+    cfg, aeron = rig
+    cfg_path = tmp_path / "t.toml"
+    cfg_path.write_text(_toml({"run_dir": cfg["run_dir"], "aeron": {"dir": cfg["aeron"]["dir"]},
+                               "journal": {"dir": cfg["journal"]["dir"]}}))
+    seq = SequencerAgent(cfg, aeron=aeron)
+    seq.on_start()
+    for n, what in enumerate(("snapshot", "digest"), start=1):
+        p = subprocess.run([sys.executable, "-m", "tandem.cli", "admin", what, "--config", str(cfg_path)],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        step_until([seq], lambda: seq.journal.last_seq == n)  # one request per batch
+    assert SnapshotStore(topology.input_journal_dir(cfg)).list() == [1]
+    seq.on_close()
+    events = np.concatenate(list(JournalReader(topology.output_journal_dir(cfg)).iter_batches()))
+    d = events.view(records.StateDigest)
+    assert d["type"].tolist() == [records.STATE_DIGEST] and d["seq"].tolist() == [2]
+    assert d["digest"][0] == seq.logic.state.digest()
