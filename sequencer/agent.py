@@ -81,17 +81,18 @@ class SequencerAgent(Agent):
         out_last = self.out_journal.last_seq
         # Outputs already journaled for the last output seq: regenerated ones skip them.
         already = len(JournalReader(self.out_dir).read(out_last, out_last)) if out_last else 0
-        regenerated = []
+        regenerated = 0
 
         def on_events(batch, events):
+            nonlocal regenerated
             if len(events) == 0:
                 return
             seqs = records.header(events)["seq"]
             keep = seqs > out_last
-            same = np.flatnonzero(seqs == out_last)
-            keep[same[already:]] = True
+            keep[np.flatnonzero(seqs == out_last)[already:]] = True
             if keep.any():
-                regenerated.append(events[keep])
+                self.out_journal.append(events[keep])
+                regenerated += int(keep.sum())
 
         if self.journal.last_seq == 0:
             r = restore(self.in_dir, from_snapshot=False)
@@ -100,11 +101,8 @@ class SequencerAgent(Agent):
             r = restore(self.in_dir, max_snapshot_seq=out_last, on_events=on_events)
         self.logic, self.source_seq, self.restored_from = r.logic, r.source_seq, r.snapshot_seq
         self.inputs_since_snapshot = r.seq - r.snapshot_seq
-        for events in regenerated:
-            self.out_journal.append(events)
         if regenerated:
-            log.info("regenerated %d output events missing from the output journal",
-                     sum(len(e) for e in regenerated))
+            log.info("regenerated %d output events missing from the output journal", regenerated)
         self.counters.set("last_seq", self.journal.last_seq)
 
     # --------------------------------------------------------------- duty cycle
