@@ -208,6 +208,10 @@ def test_tailer_follows_writer_across_rollovers(tmp_path):
     deadline = time.monotonic() + 30
     while sum(map(len, got)) < total and time.monotonic() < deadline:
         got.append(t.poll(max_records=50))
+        if len(got[-1]) == 0:
+            # Idle like a tailer agent: a tight loop here starves the writer's threads of
+            # the GIL (in production the tailer is another process).
+            time.sleep(0.0002)
     th.join()
     w.close()
     t.close()
