@@ -134,7 +134,7 @@ class SequencerAgent(Agent):
         hdr["ts"] = self.last_ts
         self.journal.append(batch)
         update_source_seq(self.source_seq, batch)
-        events = self.logic.apply(batch)
+        events = self.logic.apply(batch, copy=False)  # journaled and published at once
         if len(events):
             self.out_journal.append(events)
             self._publish(events)

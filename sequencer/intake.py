@@ -64,7 +64,14 @@ def admit(raw: np.ndarray, last_seen: np.ndarray):
     return raw[ok].copy(), invalid, dups, gaps
 
 
+@njit(cache=True)
+def _advance(source_id, source_seq, last_seen):
+    for i in range(source_id.shape[0]):
+        if source_seq[i] > last_seen[source_id[i]]:
+            last_seen[source_id[i]] = source_seq[i]
+
+
 def update_source_seq(last_seen: np.ndarray, journaled: np.ndarray) -> None:
     """Advance the de-duplication table past records now in the journal."""
     hdr = records.header(journaled)
-    np.maximum.at(last_seen, hdr["source_id"], hdr["source_seq"])
+    _advance(hdr["source_id"], hdr["source_seq"], last_seen)

@@ -41,21 +41,23 @@ class BusinessLogic:
             self._evs = kernels.event_views(self._buf)
         return self._buf, self._evs
 
-    def apply(self, raw_commands: np.ndarray) -> np.ndarray:
+    def apply(self, raw_commands: np.ndarray, copy: bool = True) -> np.ndarray:
         """Process a batch of sequenced ``RAW_COMMAND`` records; return their events.
 
-        The result is a new ``RAW_EVENT`` array (a copy; the scratch buffer is reused).
+        The result is a new ``RAW_EVENT`` array; with ``copy=False`` it may be a view of
+        the reusable scratch buffer, valid until the next ``apply`` (for callers that
+        journal or publish the events at once: it saves a copy per batch).
         """
         raw = np.ascontiguousarray(raw_commands)
         if raw.dtype.itemsize != R.COMMAND_SIZE or raw.ndim != 1:
             raise ValueError(f"expected a 1-d array of {R.COMMAND_SIZE}-byte commands, got {raw.dtype} {raw.shape}")
         raw = raw.view(R.RAW_COMMAND)
-        out = []
-        for lo in range(0, len(raw), CHUNK):
-            out.append(self._apply_chunk(raw[lo:lo + CHUNK]))
-        if not out:
-            return R.new_events(0)
-        return out[0] if len(out) == 1 else np.concatenate(out)
+        if len(raw) <= CHUNK:
+            events = self._apply_chunk(raw)
+            return events.copy() if copy else events
+        # Each chunk reuses the scratch buffer, so all but the last are copied out.
+        out = [self._apply_chunk(raw[lo:lo + CHUNK]).copy() for lo in range(0, len(raw), CHUNK)]
+        return np.concatenate(out)
 
     def _apply_chunk(self, raw: np.ndarray) -> np.ndarray:
         n = len(raw)
@@ -78,7 +80,7 @@ class BusinessLogic:
             k += 1
             pos = c + 1
         k += kernels.process_batch(self._st, cmds, evs, pos, n, k)
-        return buf[:k].copy()
+        return buf[:k]
 
     def _write_digest(self, slot: np.ndarray, reason: int, seq: int, ts: int, source=(0, 0)):
         slot[:] = np.zeros(1, R.RAW_EVENT)

@@ -137,7 +137,7 @@ def restore(journal_dir, *, from_snapshot=True, to_seq=None, max_snapshot_seq=No
     if last > start:
         for batch in reader.iter_batches(from_seq=start + 1, to_seq=last, batch_records=batch_records):
             check_batch(batch)
-            events = logic.apply(batch)
+            events = logic.apply(batch, copy=False)  # consumed before the next batch
             update_source_seq(source_seq, batch)
             if on_events is not None:
                 on_events(batch, events)

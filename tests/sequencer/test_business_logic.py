@@ -121,3 +121,15 @@ def test_snapshot_then_continue_matches_uninterrupted(stream):
         assert np.concatenate([first, rest]).tobytes() == ref.tobytes()
         assert b.state.digest() == bl.state.digest()
         assert b.inputs_processed == len(stream)
+
+
+def test_apply_without_copy_gives_the_same_events():
+    """copy=False hands out the scratch buffer: same bytes, valid until the next apply."""
+    stream = generate(3, 3_000, n_clients=8, n_symbols=16)
+    a = BusinessLogic(State.create(Capacity(orders=4096, clients=16, symbols=32)), 500)
+    b = BusinessLogic(State.create(Capacity(orders=4096, clients=16, symbols=32)), 500)
+    for lo in range(0, len(stream), 700):
+        ea = a.apply(stream[lo:lo + 700])
+        eb = b.apply(stream[lo:lo + 700], copy=False)
+        assert ea.tobytes() == eb.tobytes()
+    assert a.state.digest() == b.state.digest()
