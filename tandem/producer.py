@@ -133,8 +133,7 @@ class ProducerAgent(Agent):
             self._resend_wanted = False
             self.last_confirmed = time.monotonic()
             # Everything unconfirmed, each source in order (queued sends are in the outbox too).
-            self.pub.pending.clear()
-            self.pub.pending_records = 0
+            self.pub.drop_pending()
             n = 0
             for box in self.outbox.values():
                 for b in box.all():

@@ -97,6 +97,11 @@ class RecordPublisher:
             self.pending.append(chunk.copy())
         self.pending_records += len(records)
 
+    def drop_pending(self) -> None:
+        """Forget queued messages (a caller about to re-send from its own record)."""
+        self.pending.clear()
+        self.pending_records = 0
+
     def flush(self) -> int:
         """Offer queued messages until one is refused; never waits. Records sent."""
         sent = 0
