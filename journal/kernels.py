@@ -86,15 +86,28 @@ def check_order(recs, rsize, have_prev, prev_seq, prev_ts, gapless):
     return -1, ORDER_OK
 
 
+@njit(cache=True, inline="always")
+def _index_step(seq, off, since_index, have, p_seq, index_every, idx_seq, idx_off, n_idx):
+    """The sparse-index rule, one place for writer and recovery: a frame gets an entry
+    when ``since_index`` has reached ``index_every`` and its seq differs from the
+    previous frame's, so every entry points at the first frame of its seq.
+    Returns (since_index, n_idx) after this frame."""
+    if since_index >= index_every and (not have or seq != p_seq):
+        idx_seq[n_idx] = seq
+        idx_off[n_idx] = off
+        n_idx += 1
+        since_index = 0
+    return since_index + 1, n_idx
+
+
 @njit(cache=True)
 def encode_frames(recs, rsize, first, dst, off, limit, since_index, have_prev, prev_seq,
                   index_every, idx_seq, idx_off):
     """Frame records ``first..`` of a flat batch into ``dst`` from ``off`` while they fit
     below ``limit``. Returns (next record, next offset, since_index, index entries).
 
-    Index rule (shared with ``index_frames``): a frame gets an index entry when
-    ``since_index`` has reached ``index_every`` (a new segment starts there) and its seq
-    differs from the previous frame's, so every entry points at the first frame of its seq.
+    Index entries follow ``_index_step`` (a new segment starts with since_index at
+    index_every, so its first frame is indexed).
     """
     n = recs.shape[0] // rsize
     fsize = rsize + 32
@@ -107,12 +120,8 @@ def encode_frames(recs, rsize, first, dst, off, limit, since_index, have_prev, p
     while i < n and off + fsize <= limit:
         src = i * rsize
         seq = read_u64(recs, src + 16)
-        if since_index >= index_every and (not have or seq != p_seq):
-            idx_seq[n_idx] = seq
-            idx_off[n_idx] = off
-            n_idx += 1
-            since_index = 0
-        since_index += 1
+        since_index, n_idx = _index_step(seq, off, since_index, have, p_seq, index_every,
+                                         idx_seq, idx_off, n_idx)
         _put_u32(dst, off, np.uint64(fsize))
         _copy(dst, off + 4, recs, src, 4)         # type, version
         _copy(dst, off + 8, recs, src + 16, 16)   # seq, ts
@@ -180,19 +189,15 @@ def find_valid_frame(buf, off, limit, fsize):
 @njit(cache=True)
 def index_frames(buf, off, end, fsize, since_index, have_prev, prev_seq, index_every,
                  idx_seq, idx_off):
-    """Replay ``encode_frames``' index rule over frames already written in [off, end)."""
+    """Apply ``_index_step`` over frames already written in [off, end) (recovery)."""
     n_idx = 0
     p_seq = np.uint64(prev_seq)
     have = have_prev
     end = min(end, buf.shape[0])
     while off + fsize <= end:
         seq = read_u64(buf, off + 8)
-        if since_index >= index_every and (not have or seq != p_seq):
-            idx_seq[n_idx] = seq
-            idx_off[n_idx] = off
-            n_idx += 1
-            since_index = 0
-        since_index += 1
+        since_index, n_idx = _index_step(seq, off, since_index, have, p_seq, index_every,
+                                         idx_seq, idx_off, n_idx)
         have = True
         p_seq = seq
         off += fsize

@@ -168,3 +168,27 @@ class Meta:
         with self.env.begin(db=db) as txn:
             raw = txn.get(seq_key(segment))
         return None if raw is None else SealInfo.from_lmdb(segment, raw)
+
+
+class MetaHolder:
+    """Holds the directory's shared LMDB environment (``self._meta``) and gives it back
+    on close, on leaving a ``with`` block, or when collected."""
+
+    _meta = None
+
+    def close(self) -> None:
+        if self._meta is not None:
+            self._meta.close()
+            self._meta = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

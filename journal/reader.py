@@ -19,7 +19,7 @@ from .format import (
     KIND_INPUT, KIND_NAMES, SEGMENT_HEADER, SealInfo, SegmentHeader, frame_size,
     list_segments, load_header, read_seal_file,
 )
-from .meta import open_meta
+from .meta import MetaHolder, open_meta
 from .segment import Mapped, bad_frame_seq, valid_frame_after
 
 _MAX_SEQ = (1 << 63) - 1  # kernels take int64 bounds
@@ -62,7 +62,7 @@ class _Seg:
             self._m = None
 
 
-class JournalReader:
+class JournalReader(MetaHolder):
     def __init__(self, path):
         self.path = Path(path)
         if not self.path.is_dir():
@@ -257,21 +257,7 @@ class JournalReader:
         for s in self._segs:
             s.close()
         self._segs = []
-        if self._meta is not None:
-            self._meta.close()
-            self._meta = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()  # give back the shared LMDB environment if never closed
-        except Exception:
-            pass
+        super().close()
 
 
 class JournalTailer:

@@ -25,7 +25,7 @@ import numpy as np
 from sequencer.records import SCHEMA_VERSION
 
 from .errors import SnapshotError
-from .meta import key_seq, open_meta, seq_key
+from .meta import MetaHolder, key_seq, open_meta, seq_key
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def decode_snapshot(raw, what: str) -> Snapshot:
     return Snapshot(seq, digest, arrays)
 
 
-class SnapshotStore:
+class SnapshotStore(MetaHolder):
     def __init__(self, journal_path):
         self.path = Path(journal_path)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -155,19 +155,3 @@ class SnapshotStore:
         with self._meta.env.begin(write=True, db=self._db) as txn:
             txn.delete(seq_key(seq))
 
-    def close(self) -> None:
-        if self._meta is not None:
-            self._meta.close()
-            self._meta = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()  # give back the shared LMDB environment if never closed
-        except Exception:
-            pass
