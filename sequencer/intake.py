@@ -7,6 +7,7 @@ is a duplicate, and a record past a gap is dropped too, until the source re-send
 from the gap (go-back-N). A high-water mark alone would be wrong: a new command that
 overtakes an older re-send would make the re-send look like a duplicate and lose it.
 A record whose source_seq is 0 comes from an unnumbered source and is always admitted.
+Admin actions that only the sequencer writes (epochs, replication markers) are refused.
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ def admit(raw: np.ndarray, last_seen: np.ndarray):
         log.warning("refused %d records before journaling, first: %s",
                     invalid, records.describe_bad(raw, bad))
     hdr = records.header(raw)
+    # Epochs and replication markers are the sequencer's own; nobody may send them.
+    reserved = ok & (hdr["type"] == records.ADMIN) & np.isin(raw.view(records.Admin)["action"],
+                                                              records.SEQUENCER_ONLY_ADMIN)
+    if reserved.any():
+        log.warning("refused %d admin records only the sequencer may write (epoch, replication)",
+                    int(reserved.sum()))
+        invalid += int(reserved.sum())
+        ok &= ~reserved
     too_big = ok & (hdr["source_id"] >= len(last_seen))
     if too_big.any():
         log.warning("refused %d records from source ids beyond max_sources", int(too_big.sum()))

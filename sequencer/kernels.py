@@ -45,8 +45,9 @@ from numba import njit
 
 from . import records as R
 from .state import (
-    S_ALERTS, S_CANCEL_REJECTS, S_CLORD_USED, S_EVENTS, S_EXEC_ID, S_INPUTS, S_LAST_SEQ,
-    S_LAST_TS, S_ORDER_REJECTS, S_ORDERS, S_TRADES,
+    MAX_EPOCHS, S_ALERTS, S_CANCEL_REJECTS, S_CLORD_USED, S_EPOCH, S_EVENTS, S_EXEC_ID, S_INPUTS,
+    S_LAST_SEQ, S_LAST_TS, S_ORDER_REJECTS, S_ORDERS, S_REPL_DOWN, S_REPL_DOWN_SEQ, S_REPL_POLICY,
+    S_TRADES,
 )
 
 # Worst case events per input: NewOrder, Cancel, Replace and VenueFill write 2, the
@@ -101,10 +102,13 @@ EX_REJECTED, EX_PENDING_NEW, EX_PENDING_REPLACE, EX_TRADE = (
     R.EXEC_REJECTED, R.EXEC_PENDING_NEW, R.EXEC_PENDING_REPLACE, R.EXEC_TRADE)
 
 RESP_CANCEL, RESP_REPLACE = R.RESPONSE_TO_CANCEL, R.RESPONSE_TO_REPLACE
-SEV_WARNING, SEV_ERROR = R.SEVERITY_WARNING, R.SEVERITY_ERROR
+SEV_INFO, SEV_WARNING, SEV_ERROR = R.SEVERITY_INFO, R.SEVERITY_WARNING, R.SEVERITY_ERROR
 
 ADMIN_ADD_CLIENT, ADMIN_ADD_SYMBOL, ADMIN_SET_LIMITS, ADMIN_DIGEST, ADMIN_SNAPSHOT = (
     R.ADMIN_ADD_CLIENT, R.ADMIN_ADD_SYMBOL, R.ADMIN_SET_LIMITS, R.ADMIN_DIGEST, R.ADMIN_SNAPSHOT)
+ADMIN_EPOCH, ADMIN_REPLICATION, ADMIN_STANDBY_DIVERGED = (
+    R.ADMIN_EPOCH, R.ADMIN_REPLICATION, R.ADMIN_STANDBY_DIVERGED)
+POLICY_REJECT_NEW = R.POLICY_REJECT_NEW
 
 # ITCH 5.0 messages that carry a trade price.
 MD_TRADE = ord("P")
@@ -374,10 +378,18 @@ def _venue_order(st, evs, k, hd, oi, action, price, qty):
 
 # ------------------------------------------------------------------ client commands
 @njit(cache=True, inline="always", _nrt=False)
+def _new_risk_refused(scalars):
+    """No standby holds the journal and the policy is to refuse new risk meanwhile."""
+    return scalars[S_REPL_DOWN] != 0 and scalars[S_REPL_POLICY] == POLICY_REJECT_NEW
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _new_order_checks(st, c):
     """Pre-trade checks of a NewOrder, in order: (reason or 0, symbol_id, venue, price, slot)."""
-    scalars, orders, clients, symbols, _, clord, symtab = st
+    scalars, orders, clients, symbols, clord, symtab = st[0], st[1], st[2], st[3], st[5], st[6]
     none = np.int64(0)
+    if _new_risk_refused(scalars):
+        return R.REASON_NOT_REPLICATED, none, none, none, none
     cid = c.client_id
     if cid == 0 or cid >= len(clients) or clients[cid].active == 0:
         return R.REASON_UNKNOWN_CLIENT, none, none, none, none
@@ -525,6 +537,8 @@ def _on_replace(st, c, hd, evs, k):
     oi = _find_order(st, c)
     reason = _check_request(st, c, oi)
     price = np.int64(0)
+    if reason == R.REASON_NONE and _new_risk_refused(st[0]):
+        reason = R.REASON_NOT_REPLICATED
     if reason == R.REASON_NONE:
         o = orders[oi]
         cl = clients[o.client_id]
@@ -756,6 +770,27 @@ def _on_admin(st, c, hd, evs, k):
         return k  # logic.py emits the digest right after this input
     elif a == ADMIN_SNAPSHOT:
         return k  # the sequencer takes it (I/O is no business of the kernels)
+    elif a == ADMIN_EPOCH:
+        scalars, epochs = st[0], st[7]
+        if scalars[S_EPOCH] < c.v0 < MAX_EPOCHS:
+            scalars[S_EPOCH] = c.v0
+            epochs[c.v0].first_seq = hd[2]
+            epochs[c.v0].node_id = tid
+            return _alert(st, evs, k, hd, R.REASON_EPOCH, SEV_WARNING, c.v0, tid)
+    elif a == ADMIN_REPLICATION:
+        scalars = st[0]
+        if c.v0 == R.REPLICATION_DOWN and (c.v1 == POLICY_REJECT_NEW or c.v1 == R.POLICY_DEGRADE):
+            scalars[S_REPL_DOWN] = 1
+            scalars[S_REPL_POLICY] = c.v1
+            scalars[S_REPL_DOWN_SEQ] = c.v2
+            return _alert(st, evs, k, hd, R.REASON_REPLICATION_DOWN, SEV_ERROR, c.v2, c.v1)
+        if c.v0 == R.REPLICATION_UP:
+            scalars[S_REPL_DOWN] = 0
+            scalars[S_REPL_POLICY] = 0
+            scalars[S_REPL_DOWN_SEQ] = 0
+            return _alert(st, evs, k, hd, R.REASON_REPLICATION_UP, SEV_INFO, hd[2], 0)
+    elif a == ADMIN_STANDBY_DIVERGED:
+        return _alert(st, evs, k, hd, R.REASON_STANDBY_DIVERGED, SEV_ERROR, c.v0, c.v1)
     return _alert(st, evs, k, hd, R.REASON_INVALID_ADMIN, SEV_WARNING, a, tid)
 
 

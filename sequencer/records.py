@@ -274,6 +274,21 @@ ADMIN_ADD_SYMBOL = 2      # target_id=symbol_id, v0=reference price, v1=default 
 ADMIN_SET_LIMITS = 3      # target_id=client_id, v0=max order qty, v1=max notional
 ADMIN_DIGEST = 4          # emit a StateDigest now
 ADMIN_SNAPSHOT = 5        # the sequencer snapshots at the end of this input's batch (no state change)
+# Written by the sequencer itself (source id 0), never admitted from the inbound stream:
+ADMIN_EPOCH = 6           # v0=new epoch, target_id=node id of the primary that starts it
+ADMIN_REPLICATION = 7     # v0=REPLICATION_UP/DOWN, v1=policy while down, v2=first seq not replicated, scope=why
+ADMIN_STANDBY_DIVERGED = 8  # v0=seq whose digests differ, v1=standby digest, v2=primary digest, target_id=node
+SEQUENCER_ONLY_ADMIN = (ADMIN_EPOCH, ADMIN_REPLICATION, ADMIN_STANDBY_DIVERGED)
+
+# ADMIN_REPLICATION values.
+REPLICATION_UP = 0
+REPLICATION_DOWN = 1
+POLICY_REJECT_NEW = 1     # while down: new orders and replaces rejected, cancels and venue messages pass
+POLICY_DEGRADE = 2        # while down: everything processed unreplicated (the range is marked)
+WHY_ACK_TIMEOUT = 1       # the standby stopped acknowledging
+WHY_NO_STANDBY = 2        # no standby had joined when inputs arrived
+WHY_PROMOTED = 3          # this node was promoted: the old primary is gone (DR mode)
+WHY_CAUGHT_UP = 4         # a standby has every record again
 
 # Reject / alert reason codes (gateways map them to FIX Text and OrdRejReason).
 REASON_NONE = 0
@@ -340,6 +355,17 @@ def new_commands(n: int) -> np.ndarray:
     return np.zeros(n, RAW_COMMAND)
 
 
+def admin_command(action: int, target_id: int = 0, v0: int = 0, v1: int = 0, v2: int = 0,
+                  scope: int = 0, operator: str = "") -> np.ndarray:
+    """One Admin command (unstamped: source, seq and ts are the sender's and sequencer's)."""
+    raw = new_commands(1)
+    a = raw.view(Admin)
+    a["type"], a["version"], a["action"], a["scope"], a["target_id"] = ADMIN, 1, action, scope, target_id
+    a["v0"], a["v1"], a["v2"] = v0, v1, v2
+    a["operator"][0] = ascii_field(operator, 8)
+    return raw
+
+
 def new_events(n: int) -> np.ndarray:
     return np.zeros(n, RAW_EVENT)
 
@@ -389,6 +415,19 @@ REASON_TEXT.update({
     REASON_UNEXPECTED_VENUE_MSG: "venue message does not fit order state",
     REASON_OVERFLOW: "value out of range",
     REASON_INVALID_ADMIN: "invalid admin command",
+})
+
+REASON_NOT_REPLICATED = 19      # new order/replace refused: no standby holds the journal
+REASON_REPLICATION_DOWN = 20    # alert: replication lost (a=first seq not replicated, b=policy)
+REASON_REPLICATION_UP = 21      # alert: a standby holds every record again (a=seq)
+REASON_EPOCH = 22               # alert: a new epoch begins (a=epoch, b=node id)
+REASON_STANDBY_DIVERGED = 23    # alert: standby digest differs (a=seq, b=standby digest)
+REASON_TEXT.update({
+    REASON_NOT_REPLICATED: "standby unavailable: new orders refused",
+    REASON_REPLICATION_DOWN: "replication to the standby lost",
+    REASON_REPLICATION_UP: "replication to the standby restored",
+    REASON_EPOCH: "new epoch: a node was promoted to primary",
+    REASON_STANDBY_DIVERGED: "standby state digest differs from the primary",
 })
 
 # Alert severities.

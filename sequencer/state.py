@@ -83,9 +83,19 @@ S_ALERTS = 7
 S_ORDER_REJECTS = 8
 S_CANCEL_REJECTS = 9
 S_TRADES = 10
+S_EPOCH = 11          # current epoch (0 until the first ADMIN_EPOCH)
+S_REPL_DOWN = 12      # 1 while no standby holds the journal (ADMIN_REPLICATION)
+S_REPL_POLICY = 13    # records.POLICY_* in force while down
+S_REPL_DOWN_SEQ = 14  # first seq not replicated of the current down range
 N_SCALARS = 32        # the rest are spare for later parts
 
-ARRAY_NAMES = ("scalars", "orders", "clients", "symbols", "positions", "clord_table", "symbol_table")
+# Where each epoch began: row e = epoch e. A rejoining node keeps its journal only up to
+# the seq before the first epoch it did not take part in.
+EPOCH_ROW = np.dtype([("first_seq", "<i8"), ("node_id", "<u4"), ("_pad", "<u4")])
+MAX_EPOCHS = 256
+
+ARRAY_NAMES = ("scalars", "orders", "clients", "symbols", "positions", "clord_table", "symbol_table",
+               "epochs")
 
 
 def _pow2_at_least(n: int) -> int:
@@ -142,6 +152,7 @@ class State:
             "positions": np.zeros((c.clients, c.symbols), np.int64),
             "clord_table": np.zeros(c.clord_slots, CLORD_ENTRY),
             "symbol_table": np.zeros(c.symbol_slots, np.uint32),  # symbol_id, 0 = empty
+            "epochs": np.zeros(MAX_EPOCHS, EPOCH_ROW),
         })
 
     @property
@@ -188,6 +199,8 @@ class State:
         shape = (len(d["clients"]), len(d["symbols"]))
         if d["positions"].shape != shape:
             raise ValueError(f"state array 'positions': shape {d['positions'].shape}, expected {shape}")
+        if d["epochs"].shape != (MAX_EPOCHS,):
+            raise ValueError(f"state array 'epochs': shape {d['epochs'].shape}, expected ({MAX_EPOCHS},)")
         try:
             Capacity(orders=len(d["orders"]), clients=len(d["clients"]), symbols=len(d["symbols"]),
                      clord_slots=len(d["clord_table"]), symbol_slots=len(d["symbol_table"]))
@@ -221,6 +234,18 @@ class State:
         """Orders not yet FILLED, CANCELED or REJECTED."""
         status = self.orders["status"][: self.scalars[S_ORDERS]]
         return int(len(status) - np.isin(status, [R.STATUS_FILLED, R.STATUS_CANCELED, R.STATUS_REJECTED]).sum())
+
+    @property
+    def epoch(self) -> int:
+        return int(self.scalars[S_EPOCH])
+
+    def epoch_first_seq(self, epoch: int) -> int:
+        """First seq of ``epoch`` (0 if it has not begun)."""
+        return int(self.epochs["first_seq"][epoch]) if 0 <= epoch < MAX_EPOCHS else 0
+
+    @property
+    def replication_down(self) -> bool:
+        return bool(self.scalars[S_REPL_DOWN])
 
     def order(self, order_id: int) -> np.void:
         if not 0 < order_id <= self.scalars[S_ORDERS]:
