@@ -1,24 +1,38 @@
-"""The sequencer: poll inbound → de-duplicate → seq + ts → journal → business logic → outputs.
+"""The sequencer node: poll inbound → de-duplicate → seq + ts → journal → replicate →
+await the standby's ack → business logic → outputs. Or, as standby: receive → journal
+→ ack → the same business logic, outputs to its own output journal only.
 
 One agent, one thread. A batch is journaled before the business logic sees it, so
 the journal alone reproduces every decision. On start it recovers: a torn journal
 tail is truncated and reported, state comes from the latest valid snapshot plus a
 replay of the journal after it, and outputs that the output journal lacks are
 regenerated (they are derived data: deterministic, so identical to what was lost).
+
+Replication state changes are inputs too: the primary journals an epoch when it
+starts a journal or is promoted, and a REPLICATION marker when the standby is lost
+(new orders are then refused, or, under ``degrade``, accepted and the range marked)
+and when one has caught up again. So a replay and the standby decide exactly as the
+primary did. See docs/replication.md.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from journal import JournalReader, JournalWriter, SnapshotStore
+from journal.truncate import truncate
+from replicas.primary import PrimaryLink
+from replicas.standby import StandbyLink
 from sequencer import records
 from sequencer.intake import admit, update_source_seq
 from sequencer.replay import LogicParams, restore, snapshot_arrays, write_params
+from sequencer.state import S_LAST_SEQ
 from tandem import topology
 from tandem.agent import Agent
 from tandem.counters import SEQUENCER, Counters
@@ -33,10 +47,15 @@ def _asks_for_snapshot(batch) -> bool:
     return bool(admin.any()) and bool((batch.view(records.Admin)["action"][admin] == records.ADMIN_SNAPSHOT).any())
 
 
+POLICIES = {"require_ack": records.POLICY_REJECT_NEW, "degrade": records.POLICY_DEGRADE}
+ROLE_CODES = {"primary": 1, "standby": 2, "fenced": 3}
+ROLE_NAMES = {v: k for k, v in ROLE_CODES.items()}
+
+
 class SequencerAgent(Agent):
     role = "sequencer"
 
-    def __init__(self, cfg, aeron=None, clock=time.time_ns):
+    def __init__(self, cfg, aeron=None, clock=time.time_ns, role: str | None = None):
         self.cfg = cfg
         self.aeron = aeron
         self.own_aeron = aeron is None
@@ -47,35 +66,67 @@ class SequencerAgent(Agent):
         self.in_dir = topology.input_journal_dir(cfg)
         self.out_dir = topology.output_journal_dir(cfg)
         self.recovery = None
+        r = cfg["replication"]
+        self.replicated = r["enabled"]
+        self.node_id = cfg["node"]["id"]
+        self.node_role = (role or r["role"]) if self.replicated else "primary"
+        if self.node_role not in ("primary", "standby"):
+            raise ValueError(f"replication.role must be primary or standby, not {self.node_role!r}")
+        for key in ("policy", "after_promotion"):
+            if r[key] not in POLICIES:
+                raise ValueError(f"replication.{key} must be one of {sorted(POLICIES)}, not {r[key]!r}")
+        self.policy, self.after_promotion = POLICIES[r["policy"]], POLICIES[r["after_promotion"]]
+        self.grace_s = r["ack_timeout_ms"] / 1000
+        self.resend_margin = r["resend_margin"]
+        self.link: PrimaryLink | None = None      # primary side of replication
+        self.standby: StandbyLink | None = None   # standby side
+        self.inbound = self.outbound = None
+        self.done = False    # fenced: the runner stops
+        self.fenced = False
 
     # ---------------------------------------------------------------- start-up
     def on_start(self):
+        self._open_journals()
+        try:
+            write_params(self.in_dir, self.params)
+        except ValueError:
+            self._close_journals(seal=False)
+            raise
+        self.counters = Counters(Path(self.cfg["run_dir"]) / "sequencer.counters", SEQUENCER, create=True)
+        self._restore_state()
+        if self.own_aeron:
+            self.aeron = topology.connect(self.cfg)
+        self.started = time.monotonic()
+        if self.node_role == "primary":
+            self._start_primary(new_epoch=1 if self.replicated and self.logic.state.epoch == 0 else 0)
+        else:
+            self.standby = StandbyLink(self.cfg, self.aeron, self.node_id)
+        self._role_counters()
+        log.info("%s node %d started at seq %d (state from snapshot seq %d, epoch %d)", self.node_role,
+                 self.node_id, self.journal.last_seq, self.restored_from, self.logic.state.epoch)
+
+    def _open_journals(self):
         j = self.cfg["journal"]
         key = Path(j["seal_key_file"]).read_bytes() if j["seal_key_file"] else None
         common = dict(segment_bytes=j["segment_mb"] << 20, fsync=j["fsync"],
                       index_every=j["index_every"], seal_key=key)
         self.journal = JournalWriter(self.in_dir, kind="input", record_size=records.COMMAND_SIZE, **common)
         self.recovery = self.journal.open()
-        try:
-            write_params(self.in_dir, self.params)
-        except ValueError:
-            self.journal.close(seal=False)
-            raise
         if self.recovery.truncated_bytes:
             log.warning("journal recovery: %s", self.recovery.message)
         self.out_journal = JournalWriter(self.out_dir, kind="output", record_size=records.EVENT_SIZE, **common)
-        out_recovery = self.out_journal.open()
+        try:
+            out_recovery = self.out_journal.open()
+        except BaseException:
+            self.journal.close(seal=False)
+            raise
         if out_recovery.truncated_bytes:
             log.warning("output journal recovery: %s", out_recovery.message)
-        self.counters = Counters(Path(self.cfg["run_dir"]) / "sequencer.counters", SEQUENCER, create=True)
-        self._restore_state()
-        if self.own_aeron:
-            self.aeron = topology.connect(self.cfg)
-        self.inbound = topology.inbound_subscriber(self.aeron, self.cfg)
-        self.outbound = topology.outbound_publisher(self.aeron, self.cfg)
         self.last_ts = self.journal.last_ts
-        log.info("sequencer started at seq %d (state from snapshot seq %d)",
-                 self.journal.last_seq, self.restored_from)
+
+    def _close_journals(self, seal: bool):
+        self.journal.close(seal=seal)
+        self.out_journal.close(seal=seal)
 
     def _restore_state(self):
         out_last = self.out_journal.last_seq
@@ -105,12 +156,68 @@ class SequencerAgent(Agent):
             log.info("regenerated %d output events missing from the output journal", regenerated)
         self.counters.set("last_seq", self.journal.last_seq)
 
+    def _start_primary(self, new_epoch: int = 0, why: int = 0):
+        """Take inputs and publish outputs; with replication, journal ``new_epoch`` first
+        (a new journal, or a promotion) and serve a standby."""
+        self.inbound = topology.inbound_subscriber(self.aeron, self.cfg)
+        self.outbound = topology.outbound_publisher(self.aeron, self.cfg)
+        if not self.replicated:
+            return
+        self.link = PrimaryLink(self.cfg, self.aeron, self.node_id, self.in_dir, self.logic.state.epoch,
+                                self._match_point, json.dumps(asdict(self.params)))
+        if new_epoch:
+            markers = [records.admin_command(records.ADMIN_EPOCH, target_id=self.node_id, v0=new_epoch)]
+            if why:
+                markers.append(self._down_marker(self.after_promotion, why))
+            self._sequence(np.concatenate(markers), internal=True)
+
+    def _match_point(self, standby_epoch: int, standby_last: int) -> int:
+        """How much of a joining standby's journal is also ours: all of it up to our end,
+        except what it holds past the start of the first epoch it took no part in."""
+        state = self.logic.state
+        keep = min(standby_last, self.journal.last_seq)
+        if standby_epoch < state.epoch:
+            first = state.epoch_first_seq(standby_epoch + 1)
+            if first:
+                keep = min(keep, first - 1)
+        return keep
+
+    # ---------------------------------------------------------------- markers
+    def _down_marker(self, policy: int, why: int) -> np.ndarray:
+        return records.admin_command(records.ADMIN_REPLICATION, v0=records.REPLICATION_DOWN, v1=policy,
+                                     v2=self.journal.last_seq + 1, scope=why)
+
+    def _replication_markers(self):
+        """Journal what changed in the link since the last duty cycle."""
+        link, state = self.link, self.logic.state
+        for seq, theirs, ours in link.diverged:
+            self._sequence(records.admin_command(records.ADMIN_STANDBY_DIVERGED, target_id=link.standby,
+                                                 v0=seq, v1=theirs, v2=ours), internal=True)
+        link.diverged.clear()
+        if link.live and state.replication_down:
+            self._sequence(records.admin_command(records.ADMIN_REPLICATION, v0=records.REPLICATION_UP,
+                                                 scope=records.WHY_CAUGHT_UP), internal=True)
+        elif not link.live and not state.replication_down and time.monotonic() - self.started > self.grace_s:
+            why = records.WHY_ACK_TIMEOUT if link.ever_live else records.WHY_NO_STANDBY
+            self._sequence(self._down_marker(self.policy, why), internal=True)
+
     # --------------------------------------------------------------- duty cycle
     def do_work(self) -> int:
+        if self.done:
+            return 0
+        if self.standby is not None:
+            return self._standby_work()
+        work = 0
+        if self.link is not None:
+            work += self.link.poll(self.journal.last_seq, int(self.logic.state.scalars[S_LAST_SEQ]))
+            if self.link.fenced_by:
+                self._fence()
+                return work
+            self._replication_markers()
         data = self.inbound.poll()
         self.counters.set("malformed_messages", self.inbound.malformed)
         if len(data) == 0:
-            return 0
+            return work
         t0 = time.perf_counter_ns()
         raw = data.view(records.RAW_COMMAND)
         self.counters.add("inputs_received", len(raw))
@@ -124,28 +231,59 @@ class SequencerAgent(Agent):
         if len(batch):
             self._sequence(batch)
         self.counters.add("busy_ns", time.perf_counter_ns() - t0)
-        return len(raw)
+        return work + len(raw)
 
-    def _sequence(self, batch: np.ndarray):
+    def _sequence(self, batch: np.ndarray, internal: bool = False):
+        link = self.link
+        if link is not None and not internal and not link.live and not self.logic.state.replication_down:
+            why = records.WHY_ACK_TIMEOUT if link.ever_live else records.WHY_NO_STANDBY
+            batch = np.concatenate([self._down_marker(self.policy, why), batch])
+        self._stamp(batch)
+        self.journal.append(batch)
+        update_source_seq(self.source_seq, batch)
+        if link is not None and link.live:
+            acked = link.send_live(batch) and link.await_ack(self.journal.last_seq)
+            if link.fenced_by:
+                return  # journaled, never processed: a rejoin as standby cuts it off
+            if not acked:
+                # The batch in flight when the standby went is processed after the timeout,
+                # then the marker: the alert names its first seq as not replicated.
+                marker = self._down_marker(self.policy, records.WHY_ACK_TIMEOUT)
+                marker.view(records.Admin)["v2"] = records.header(batch)["seq"][0]
+                self._stamp(marker)
+                self.journal.append(marker)
+                batch = np.concatenate([batch, marker])
+        self._process(batch)
+        c = self.counters
+        c.add("inputs_journaled", len(batch))
+        c.add("batches")
+        c.set("last_seq", self.journal.last_seq)
+
+    def _stamp(self, batch: np.ndarray):
         hdr = records.header(batch)
         first = self.journal.last_seq + 1
         hdr["seq"] = np.arange(first, first + len(batch), dtype=np.uint64)
         self.last_ts = max(self.clock(), self.last_ts)  # never backwards, even if the host clock is
         hdr["ts"] = self.last_ts
-        self.journal.append(batch)
-        update_source_seq(self.source_seq, batch)
+
+    def _process(self, batch: np.ndarray):
+        """Business logic on journaled (and, replicated, acknowledged) inputs; outputs."""
         events = self.logic.apply(batch, copy=False)  # journaled and published at once
+        if self.link is not None:
+            self.link.epoch = self.logic.state.epoch
+            self.link.send_digests(events)
         if len(events):
             self.out_journal.append(events)
-            self._publish(events)
-        c = self.counters
-        c.add("inputs_journaled", len(batch))
-        c.add("batches")
-        c.set("last_seq", self.journal.last_seq)
+            if self.standby is None:
+                self._publish(events)
+            else:
+                self.standby.check_digests(events)  # a standby's outputs stay in its output journal
+        self.counters.set("processed_seq", int(self.logic.state.scalars[S_LAST_SEQ]))
         self.inputs_since_snapshot += len(batch)
         due = self.snapshot_every and self.inputs_since_snapshot >= self.snapshot_every
         if due or _asks_for_snapshot(batch):
             self.snapshot()
+        self._role_counters()
 
     def _publish(self, events):
         # The core never waits long on a consumer: outputs are already in the output
@@ -162,9 +300,99 @@ class SequencerAgent(Agent):
             log.warning("outbound reader not keeping up: %d events of seqs %d..%d not published live "
                         "(they are in the output journal)", e.unsent_records, seqs[0], seqs[-1])
 
+    # ---------------------------------------------------------------- standby
+    def _standby_work(self) -> int:
+        sb = self.standby
+        sb.epoch = self.logic.state.epoch
+        slices = sb.poll(self.journal.last_seq)
+        start = sb.take_start()
+        if start is not None:
+            self._join(*start)
+        for recs in slices:
+            self._follow(recs)
+        if sb.promote_reason:
+            self._promote(sb.promote_reason)
+        return sum(len(r) for r in slices) + (start is not None)
+
+    def _join(self, keep: int, params: bytes):
+        theirs = LogicParams(**json.loads(params))
+        if theirs != self.params:
+            raise RuntimeError(f"the primary's journal has logic parameters {asdict(theirs)}, this node "
+                               f"{asdict(self.params)}: a standby must be configured like its primary")
+        if keep < self.journal.last_seq:
+            log.warning("this journal holds seq %d..%d that the primary does not: cutting them off "
+                        "(kept in truncated-%d.bin)", keep + 1, self.journal.last_seq, keep)
+            self._close_journals(seal=False)
+            truncate(self.in_dir, keep)
+            truncate(self.out_dir, keep)
+            self._open_journals()
+            self._restore_state()
+            self.counters.add("truncated_records", 1)
+        self.standby.ack(self.journal.last_seq)
+
+    def _follow(self, recs: np.ndarray):
+        """Records from the primary, stamped by it: journal, ack, then the same kernels."""
+        self.journal.append(recs)
+        self.standby.ack(self.journal.last_seq)
+        update_source_seq(self.source_seq, recs)
+        self._process(recs)
+        self.counters.add("inputs_journaled", len(recs))
+        self.counters.set("last_seq", self.journal.last_seq)
+
+    def _promote(self, reason: str):
+        sb = self.standby
+        epoch = max(self.logic.state.epoch, sb.following) + 1
+        resend_from = max(0, sb.primary_processed - self.resend_margin)
+        log.warning("PROMOTING node %d to primary of epoch %d (%s) at seq %d", self.node_id, epoch, reason,
+                    self.journal.last_seq)
+        sb.close()
+        self.standby = None
+        self.node_role = "primary"
+        self.started = time.monotonic()
+        self._start_primary(new_epoch=epoch, why=records.WHY_PROMOTED)
+        self.counters.set("promoted_at_ns", time.time_ns())
+        self._resend_outputs(resend_from)
+        self._role_counters()
+
+    def _resend_outputs(self, after_seq: int):
+        """Outputs the old primary may not have delivered; consumers drop what they had."""
+        n = 0
+        for events in JournalReader(self.out_dir).iter_batches(from_seq=after_seq + 1):
+            try:
+                self.outbound.publish(events, wait_s=1.0, backpressure_s=self.backpressure_s)
+                n += len(events)
+            except (NotConnected, BackPressured) as e:
+                log.warning("re-sending outputs after promotion stopped: %s (consumers catch up from "
+                            "the output journal)", e)
+                break
+        self.counters.add("outputs_resent", n)
+        log.info("re-sent %d output events of seqs after %d", n, after_seq)
+
+    def _fence(self):
+        self.fenced = self.done = True
+        self.counters.set("fenced_by", self.link.fenced_by)
+        self._role_counters()
+        log.critical("node %d is fenced by epoch %d: it stops; restart it as standby to rejoin",
+                     self.node_id, self.link.fenced_by)
+
+    def _role_counters(self):
+        c = self.counters
+        c.set("role", ROLE_CODES["fenced" if self.fenced else self.node_role])
+        c.set("epoch", self.logic.state.epoch)
+        c.set("replication_down", int(self.logic.state.replication_down))
+        if self.link is not None:
+            c.set("standby_node", self.link.standby)
+            c.set("standby_acked", self.link.acked)
+            c.set("replication_live", int(self.link.live))
+            c.set("catchup_records", self.link.catchup_records)
+        if self.standby is not None:
+            c.set("diverged_at", self.standby.diverged_at)
+            c.set("digests_compared", self.standby.digests_compared)
+            c.set("following_epoch", self.standby.following)
+
     # ------------------------------------------------------------------- admin
     def snapshot(self) -> int:
-        seq = self.journal.last_seq
+        seq = int(self.logic.state.scalars[S_LAST_SEQ])
         digest = self.logic.state.digest()
         SnapshotStore(self.in_dir).save(seq, snapshot_arrays(self.logic.state, self.source_seq), digest)
         self.inputs_since_snapshot = 0
@@ -175,11 +403,13 @@ class SequencerAgent(Agent):
 
     def on_close(self):
         try:
-            if self.inputs_since_snapshot:
+            if self.inputs_since_snapshot and not self.fenced:
                 self.snapshot()
         finally:
-            self.journal.close(seal=True)
-            self.out_journal.close(seal=True)
+            self._close_journals(seal=True)
+            for x in (self.link, self.standby):
+                if x is not None:
+                    x.close()
             if self.own_aeron and self.aeron is not None:
                 self.aeron.close()
         log.info("sequencer closed at seq %d", self.journal.last_seq)

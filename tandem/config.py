@@ -36,6 +36,26 @@ DEFAULTS = {
         "outbound_backpressure_ms": 1000,  # then a batch's outputs are left to the output journal
         "max_sources": 65536,        # source ids for de-duplication by (source, source seq)
     },
+    "node": {
+        "id": 1,                     # this node's id (1..2^32-1), in epochs and replication messages
+    },
+    "replication": {
+        "enabled": False,            # off: a lone sequencer (development, tests)
+        "role": "primary",           # start-up role: primary | standby
+        "listen_channel": "aeron:ipc?term-length=16m",  # where this node receives
+        "peer_channel": "aeron:ipc?term-length=16m",    # where the other node receives
+        "data_stream": 1003,         # primary -> standby: records, heartbeats, digests
+        "ack_stream": 1004,          # standby -> primary: hello, acks, divergence
+        "control_stream": 1005,      # operator tool -> node (on listen_channel): promote
+        "policy": "require_ack",     # standby gone: require_ack (refuse new orders) | degrade
+        "after_promotion": "degrade",  # policy of a promoted node until a standby catches up
+        "ack_timeout_ms": 500,       # a batch's ack is awaited this long, then replication is down
+        "heartbeat_ms": 50,          # heartbeats and keepalive acks
+        "promote_after_ms": 600,     # standby promotes itself after this long without the primary (0: never)
+        "resend_margin": 1000,       # on promotion, outputs are re-sent from this many inputs before
+                                     # the old primary's last reported position
+        "operator_token_file": "",   # operator credential for `tandem failover promote`
+    },
     "capacity": {
         "orders": 1 << 20,
         "clients": 1024,

@@ -25,6 +25,21 @@ SEQUENCER = (
     "last_digest",
     "snapshots",
     "busy_ns",               # time spent on sequenced work (journal + logic + publish)
+    "processed_seq",         # business logic position
+    "role",                  # 1 primary, 2 standby, 3 fenced (stopped: a newer epoch exists)
+    "epoch",
+    "replication_down",      # 1 while the journal says no standby holds it
+    "replication_live",      # primary: a standby is caught up and acking
+    "standby_node",
+    "standby_acked",         # primary: the standby's durable seq
+    "catchup_records",       # primary: records sent from the journal to a catching-up standby
+    "following_epoch",       # standby: epoch of the primary it follows (0: not joined)
+    "diverged_at",           # standby: first seq whose digest differs from the primary's
+    "digests_compared",
+    "promoted_at_ns",        # wall clock of this node's promotion
+    "outputs_resent",        # outputs re-published on promotion
+    "fenced_by",             # the newer epoch that stopped this node
+    "truncated_records",     # times a rejoin cut this node's journal back
 )
 
 SLOTS = 64

@@ -162,3 +162,51 @@ class RecordSubscriber:
 
     def close(self):
         self.sub.close()
+
+
+class MessagePublisher:
+    """Whole messages (a header and a payload, as the replication protocol uses)."""
+
+    def __init__(self, aeron, channel: str, stream_id: int):
+        self.pub = aeron.add_exclusive_publication(channel, stream_id)
+
+    def offer(self, msg: np.ndarray) -> bool:
+        """One try: False if not connected or back-pressured (the caller decides)."""
+        return bool(self.pub.offer(msg))
+
+    def send(self, msg: np.ndarray, wait_s: float) -> bool:
+        """Retry for up to ``wait_s``; False if it could not be sent in that time."""
+        deadline = time.monotonic() + wait_s
+        while not self.pub.offer(msg):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0)
+        return True
+
+    @property
+    def is_connected(self) -> bool:
+        return self.pub.is_connected
+
+    def close(self):
+        self.pub.close()
+
+
+class MessageSubscriber:
+    """Copies each arriving message out (views die with the callback)."""
+
+    def __init__(self, aeron, channel: str, stream_id: int):
+        self.sub = aeron.add_subscription(channel, stream_id)
+        self._got: list[np.ndarray] = []
+        self._handler = self._on_message  # one handler object: pyaeron reassembles per handler
+
+    def _on_message(self, view, header):
+        self._got.append(np.frombuffer(view, np.uint8).copy())
+
+    def poll(self, limit: int = 64) -> list[np.ndarray]:
+        self._got = []
+        while len(self._got) < limit and self.sub.poll(self._handler, 1):
+            pass
+        return self._got
+
+    def close(self):
+        self.sub.close()
