@@ -23,6 +23,7 @@ from collections import deque
 
 import numpy as np
 
+from replicas.consumer import OutputCursor
 from sequencer import records
 from sequencer.workload import FlowGenerator, reference_data
 from tandem import topology
@@ -87,6 +88,7 @@ class ProducerAgent(Agent):
         self.events_seen = 0
         self.resends = 0
         self.incarnations = 0
+        self.cursor = OutputCursor()  # a new primary re-sends recent outputs: seen once only
         self.outbox = {s: Outbox() for s in (self.client_source, self.venue_source, self.admin_source)}
         self._resend_wanted = False
         self.last_activity = time.monotonic()
@@ -142,7 +144,7 @@ class ProducerAgent(Agent):
             self.resends += n
             log.warning("%s: re-sending %d unconfirmed commands", why, n)
         work += self.pub.flush()
-        events = self.sub.poll().view(records.RAW_EVENT)
+        events = self.cursor.fresh(self.sub.poll().view(records.RAW_EVENT))
         if len(events):
             work += len(events)
             self.events_seen += len(events)

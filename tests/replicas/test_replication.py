@@ -1,0 +1,155 @@
+"""Primary and standby nodes over a real media driver: the standby journals exactly
+what the primary journaled, acks before the primary processes, reaches the same
+digests and outputs, catches up when late, detects divergence, and after a promotion
+the old primary is fenced and rejoins as standby."""
+
+import time
+
+import pytest
+
+from replicas import protocol as P
+from sequencer import records
+from sequencer.replay import replay
+from tandem import topology
+from tandem.agent import AgentRunner
+from tandem.producer import ProducerAgent
+
+from replica_testkit import (
+    TOKEN, Running, alerts, all_records, journals, node_config, start_node, wait_for,
+)
+
+
+@pytest.fixture
+def rig(tmp_path):
+    aeron_dir = tmp_path / "aeron"
+    a = node_config(tmp_path, 1, "primary", aeron_dir)
+    driver = topology.start_media_driver(a)
+    aeron = topology.connect(a)
+    yield tmp_path, aeron_dir, aeron
+    aeron.close()
+    driver.close()
+
+
+def produce(cfg, aeron, commands, seed=1, source_id=1):
+    """A producer's whole flow (each producer of a test needs its own source ids)."""
+    p = ProducerAgent(cfg, commands=commands, seed=seed, clients=8, symbols=16, chunk=256, window=4096,
+                      aeron=aeron, source_id=source_id)
+    p.resend_after_s = 0.5
+    deadline = time.monotonic() + 60
+    AgentRunner([p], idle="backoff").run(until=lambda: p.done or time.monotonic() > deadline,
+                                         handle_signals=False)
+    assert p.done, "the producer never saw its final digest"
+    return p
+
+
+def same_journals(a_cfg, b_cfg):
+    for x, y in zip(journals(a_cfg), journals(b_cfg)):
+        assert all_records(x).tobytes() == all_records(y).tobytes(), f"{x} and {y} differ"
+
+
+def test_standby_follows_acks_and_agrees(rig):
+    root, aeron_dir, aeron = rig
+    a_cfg = node_config(root, 1, "primary", aeron_dir)
+    b_cfg = node_config(root, 2, "standby", aeron_dir)
+    b = start_node(b_cfg, aeron)
+    a = start_node(a_cfg, aeron)
+    wait_for(lambda: a.agent.link is not None and a.agent.link.live, what="standby live")
+    p = produce(a_cfg, aeron, 3000)
+    wait_for(lambda: b.agent.journal.last_seq == a.agent.journal.last_seq
+             and b.agent.counters.get("processed_seq") == b.agent.journal.last_seq, what="standby caught up")
+    a_state, b_state = a.agent.logic.state, b.agent.logic.state
+    assert a_state.digest() == b_state.digest() == p.final_digest
+    assert a.agent.link.acked == a.agent.journal.last_seq
+    assert b.agent.standby.digests_compared >= a.agent.journal.last_seq // 500 - 1
+    assert b.agent.standby.diverged_at == 0
+    assert b.agent.counters.get("events_out") == 0  # a standby publishes nothing
+    b.stop()
+    a.stop()
+    same_journals(a_cfg, b_cfg)
+    # The journal starts with epoch 1 by node 1; the standby journal replays to the same digest.
+    first = all_records(journals(a_cfg)[0])[:1].view(records.Admin)
+    assert (first["action"][0], first["v0"][0], first["target_id"][0]) == (records.ADMIN_EPOCH, 1, 1)
+    assert replay(journals(b_cfg)[0]).digest == f"{p.final_digest:016x}"
+
+
+def test_no_standby_refuses_new_orders_until_one_catches_up(rig):
+    root, aeron_dir, aeron = rig
+    a_cfg = node_config(root, 1, "primary", aeron_dir, ack_timeout_ms=200)
+    b_cfg = node_config(root, 2, "standby", aeron_dir)
+    a = start_node(a_cfg, aeron)
+    wait_for(lambda: a.agent.logic.state.replication_down, what="replication down marker")
+    p1 = produce(a_cfg, aeron, 200, seed=3)
+    out = all_records(journals(a_cfg)[1])
+    er = out.view(records.ExecReport)[records.header(out)["type"] == records.EXEC_REPORT]
+    assert len(er) and (er["reason"] == records.REASON_NOT_REPLICATED).all()
+    down = alerts(journals(a_cfg)[1], records.REASON_REPLICATION_DOWN)
+    assert len(down) == 1 and down["b"][0] == records.POLICY_REJECT_NEW
+    b = start_node(b_cfg, aeron)  # late: catches up from the primary's journal
+    wait_for(lambda: not a.agent.logic.state.replication_down, what="replication up")
+    assert a.agent.link.catchup_records >= p1.sent
+    p2 = produce(a_cfg, aeron, 300, seed=4, source_id=11)
+    wait_for(lambda: b.agent.counters.get("processed_seq") == a.agent.journal.last_seq, what="standby")
+    assert b.agent.logic.state.digest() == a.agent.logic.state.digest() == p2.final_digest
+    out = all_records(journals(a_cfg)[1])
+    er = out.view(records.ExecReport)
+    accepted = (er["type"] == records.EXEC_REPORT) & (er["exec_type"] == records.EXEC_PENDING_NEW)
+    assert accepted.sum() > 0
+    assert len(alerts(journals(a_cfg)[1], records.REASON_REPLICATION_UP)) == 1
+    b.stop()
+    a.stop()
+    same_journals(a_cfg, b_cfg)
+
+
+def test_injected_divergence_is_detected_at_the_next_digest(rig):
+    root, aeron_dir, aeron = rig
+    a_cfg = node_config(root, 1, "primary", aeron_dir)
+    b_cfg = node_config(root, 2, "standby", aeron_dir)
+    b = start_node(b_cfg, aeron)
+    a = start_node(a_cfg, aeron)
+    wait_for(lambda: a.agent.link is not None and a.agent.link.live, what="standby live")
+    produce(a_cfg, aeron, 300, seed=5)
+    wait_for(lambda: b.agent.counters.get("processed_seq") == a.agent.journal.last_seq, what="standby")
+    assert b.agent.standby.diverged_at == 0
+    b.agent.logic.state.clients["cash"][1] += 1  # one corrupted state byte on the standby
+    after = a.agent.journal.last_seq
+    produce(a_cfg, aeron, 1000, seed=6, source_id=11)
+    wait_for(lambda: b.agent.standby.diverged_at != 0, what="divergence detected")
+    seq = b.agent.standby.diverged_at
+    assert seq > after and seq % 500 == 0 and seq - after <= 500  # the first digest after it
+    wait_for(lambda: len(alerts(journals(a_cfg)[1], records.REASON_STANDBY_DIVERGED)), what="alert")
+    alert = alerts(journals(a_cfg)[1], records.REASON_STANDBY_DIVERGED)[0]
+    assert alert["a"] == seq and alert["severity"] == records.SEVERITY_ERROR
+    b.stop()
+    a.stop()
+
+
+def test_promotion_fences_the_old_primary_which_rejoins_as_standby(rig):
+    root, aeron_dir, aeron = rig
+    a_cfg = node_config(root, 1, "primary", aeron_dir)
+    b_cfg = node_config(root, 2, "standby", aeron_dir)
+    b = start_node(b_cfg, aeron)
+    a = start_node(a_cfg, aeron)
+    wait_for(lambda: a.agent.link is not None and a.agent.link.live, what="standby live")
+    produce(a_cfg, aeron, 500, seed=7)
+    wait_for(lambda: b.agent.journal.last_seq == a.agent.journal.last_seq, what="standby")
+    fork = a.agent.journal.last_seq
+    # A wrong token is refused; the operator's promotes.
+    ctl = topology.control_publisher(aeron, b_cfg)
+    ctl.pub.await_connected(timeout=5)
+    assert ctl.send(P.encode(P.PROMOTE, 0, 0, target=2, payload=b"wrong"), 5)
+    assert ctl.send(P.encode(P.PROMOTE, 0, 0, target=2, payload=TOKEN), 5)
+    wait_for(lambda: b.agent.node_role == "primary", what="promotion")
+    wait_for(lambda: a.agent.fenced, what="old primary fenced")
+    a.stop()
+    assert a.agent.link.fenced_by == 2 and b.agent.logic.state.epoch == 2
+    assert b.agent.logic.state.epoch_first_seq(2) == fork + 1
+    # The old primary, restarted as standby, rejoins the new one and catches up.
+    a2 = start_node(a_cfg, aeron, role="standby")
+    wait_for(lambda: b.agent.link.live, what="rejoined standby live")
+    p = produce(b_cfg, aeron, 300, seed=8, source_id=11)
+    wait_for(lambda: a2.agent.counters.get("processed_seq") == b.agent.journal.last_seq, what="rejoined")
+    assert a2.agent.logic.state.digest() == b.agent.logic.state.digest() == p.final_digest
+    assert a2.agent.standby.following == 2
+    a2.stop()
+    b.stop()
+    same_journals(a_cfg, b_cfg)
