@@ -55,6 +55,7 @@ class PrimaryLink:
         self.live = False         # caught up: batches are sent as sequenced and awaited
         self.ever_live = False    # a standby was live once (so losing it is an ack timeout)
         self.last_heard = 0.0
+        self.last_progress = 0.0  # when the standby's ack last advanced
         self.next_heartbeat = 0.0
         self.fenced_by = 0        # a newer epoch heard of: this node must stop
         self.diverged: list[tuple[int, int, int]] = []  # (seq, standby digest, primary digest)
@@ -82,10 +83,17 @@ class PrimaryLink:
                           self.standby, 1000 * (now - self.last_heard), self.acked)
             self.standby, self.live, self.sent = 0, False, 0
         if self.standby and not self.live:
+            if self.acked < self.sent and now - self.last_progress > 2 * self.heartbeat:
+                # Sent but not acknowledged: a standby that subscribed just after we sent
+                # misses it (an IPC stream is already connected to our own subscription).
+                self.sent = self.acked
             work += self._catch_up()
         if now >= self.next_heartbeat:
             self.next_heartbeat = now + self.heartbeat
-            self.data_pub.offer(self._msg(P.HEARTBEAT, seq_hi=journal_last, value=processed))
+            # Addressed to the standby only while it is live: only then does it hold every
+            # input we processed, which a standby needs before it may promote itself.
+            self.data_pub.offer(self._msg(P.HEARTBEAT, target=self.standby if self.live else 0,
+                                          seq_hi=journal_last, value=processed))
         return work
 
     def _decode(self, msg):
@@ -127,7 +135,9 @@ class PrimaryLink:
         elif h["epoch"] != self.epoch or node != self.standby:
             self.refused += 1  # an ack of another epoch, or of a standby that has not joined
         elif kind == P.ACK:
-            self.acked = max(self.acked, int(h["seq_hi"]))
+            if h["seq_hi"] > self.acked:
+                self.acked = int(h["seq_hi"])
+                self.last_progress = now
             self.last_heard = now
         elif kind == P.DIVERGED:
             self.diverged.append((int(h["seq_lo"]), int(h["value"]), int(h["value2"])))
@@ -139,7 +149,7 @@ class PrimaryLink:
             log.error("standby node %d holds seq %d, past this primary's journal end %d: its extra "
                       "records are dropped", node, standby_last, self.journal_last)
         self.standby, self.acked, self.sent, self.live = node, keep, keep, False
-        self.last_heard = now
+        self.last_heard = self.last_progress = now
         self.ack_pub.offer(self._msg(P.START, target=node, seq_lo=keep, seq_hi=self.journal_last,
                                      payload=self.params))
         log.info("standby node %d joined (it holds seq %d, epoch %d): keeps up to seq %d, catching up to %d",

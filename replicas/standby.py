@@ -56,6 +56,8 @@ class StandbyLink:
         self.incarnation = 0
         self.last_primary = None   # when we last heard it (None: never heard a primary)
         self.primary_processed = 0  # its business-logic position in its last heartbeat
+        self.primary_end = 0        # its journal's end in its last heartbeat
+        self.live = False           # its last heartbeat counted us as a live standby
         self.start: tuple[int, bytes] | None = None  # (keep up to seq, params) to act on
         self.next_keepalive = 0.0
         self.primary_digests: dict[int, int] = {}
@@ -96,11 +98,15 @@ class StandbyLink:
                     self.promote_reason = "operator"
         if (self.promote_after and not self.promote_reason and self.last_primary is not None
                 and now - self.last_primary > self.promote_after):
-            if self.diverged_at:
-                if self.following:
-                    log.error("primary lost, but this standby diverged at seq %d: not promoting itself",
-                              self.diverged_at)
-                self.following = 0
+            why_not = (f"this standby diverged at seq {self.diverged_at}" if self.diverged_at else
+                       None if self.live else "replication was not live (the primary may have processed "
+                       f"inputs this node lacks: it had up to seq {self.primary_end}, we {last_seq})")
+            if why_not:
+                log.error("primary node %d silent for %.0f ms, but not promoting: %s; an operator may "
+                          "promote with `tandem failover promote`", self.primary,
+                          1000 * (now - self.last_primary), why_not)
+                self.last_primary = None  # said once; wait for a primary or an operator
+                self._rejoin()
             else:
                 self.promote_reason = f"primary silent for {1000 * (now - self.last_primary):.0f} ms"
         if now >= self.next_keepalive:
@@ -144,6 +150,8 @@ class StandbyLink:
         self.last_primary = now
         if kind == P.HEARTBEAT:
             self.primary_processed = int(h["value"])
+            self.primary_end = int(h["seq_hi"])
+            self.live = h["target"] == self.node_id
         elif kind == P.DIGEST:
             self._compare(int(h["seq_lo"]), primary=int(h["value"]))
         else:
@@ -161,6 +169,7 @@ class StandbyLink:
 
     def _rejoin(self):
         self.following = 0
+        self.live = False
         self.next_keepalive = 0.0  # hello at once
 
     def _started(self, h, payload, now):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -81,6 +82,7 @@ class SequencerAgent(Agent):
         self.link: PrimaryLink | None = None      # primary side of replication
         self.standby: StandbyLink | None = None   # standby side
         self.inbound = self.outbound = None
+        self._saver = None   # the thread writing the last snapshot
         self.done = False    # fenced: the runner stops
         self.fenced = False
 
@@ -191,8 +193,9 @@ class SequencerAgent(Agent):
         """Journal what changed in the link since the last duty cycle."""
         link, state = self.link, self.logic.state
         for seq, theirs, ours in link.diverged:
+            as_i8 = lambda d: int(np.uint64(d).view(np.int64))  # a u8 digest in an i8 field, bit for bit
             self._sequence(records.admin_command(records.ADMIN_STANDBY_DIVERGED, target_id=link.standby,
-                                                 v0=seq, v1=theirs, v2=ours), internal=True)
+                                                 v0=seq, v1=as_i8(theirs), v2=as_i8(ours)), internal=True)
         link.diverged.clear()
         if link.live and state.replication_down:
             self._sequence(records.admin_command(records.ADMIN_REPLICATION, v0=records.REPLICATION_UP,
@@ -214,6 +217,8 @@ class SequencerAgent(Agent):
                 self._fence()
                 return work
             self._replication_markers()
+            if work:
+                self._role_counters()
         data = self.inbound.poll()
         self.counters.set("malformed_messages", self.inbound.malformed)
         if len(data) == 0:
@@ -312,6 +317,8 @@ class SequencerAgent(Agent):
             self._follow(recs)
         if sb.promote_reason:
             self._promote(sb.promote_reason)
+        elif start is not None:
+            self._role_counters()
         return sum(len(r) for r in slices) + (start is not None)
 
     def _join(self, keep: int, params: bytes):
@@ -320,6 +327,7 @@ class SequencerAgent(Agent):
             raise RuntimeError(f"the primary's journal has logic parameters {asdict(theirs)}, this node "
                                f"{asdict(self.params)}: a standby must be configured like its primary")
         if keep < self.journal.last_seq:
+            self._snapshot_written()
             log.warning("this journal holds seq %d..%d that the primary does not: cutting them off "
                         "(kept in truncated-%d.bin)", keep + 1, self.journal.last_seq, keep)
             self._close_journals(seal=False)
@@ -392,19 +400,39 @@ class SequencerAgent(Agent):
 
     # ------------------------------------------------------------------- admin
     def snapshot(self) -> int:
+        """Copy the state now; encode and store it on a thread. Encoding and writing
+        hundreds of MB takes long enough that a standby waiting on it would miss its
+        ack deadline, and a primary would stall its clients."""
         seq = int(self.logic.state.scalars[S_LAST_SEQ])
         digest = self.logic.state.digest()
-        SnapshotStore(self.in_dir).save(seq, snapshot_arrays(self.logic.state, self.source_seq), digest)
+        arrays = {k: v.copy() for k, v in snapshot_arrays(self.logic.state, self.source_seq).items()}
+        self._snapshot_written()  # one save at a time
+        self._saver = threading.Thread(target=self._save_snapshot, args=(seq, arrays, digest),
+                                       name="snapshot-writer", daemon=True)
+        self._saver.start()
         self.inputs_since_snapshot = 0
-        self.counters.add("snapshots")
         self.counters.set("last_digest", np.int64(np.uint64(digest)).item())
-        log.info("snapshot at seq %d digest %016x", seq, digest)
         return seq
+
+    def _save_snapshot(self, seq, arrays, digest):
+        try:
+            with SnapshotStore(self.in_dir) as store:
+                store.save(seq, arrays, digest)
+            self.counters.add("snapshots")
+            log.info("snapshot at seq %d digest %016x", seq, digest)
+        except Exception:  # a lost snapshot costs replay time at start-up, never correctness
+            log.exception("snapshot at seq %d failed", seq)
+
+    def _snapshot_written(self):
+        if self._saver is not None:
+            self._saver.join()
+            self._saver = None
 
     def on_close(self):
         try:
             if self.inputs_since_snapshot and not self.fenced:
                 self.snapshot()
+            self._snapshot_written()
         finally:
             self._close_journals(seal=True)
             for x in (self.link, self.standby):

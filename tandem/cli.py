@@ -67,16 +67,27 @@ def driver(config_path):
     md.close()
 
 
+EXIT_FENCED = 3
+
+
 @main.command()
 @CONFIG_OPTION
-def sequencer(config_path):
-    """Run the sequencer: journal, business logic, outputs (needs a media driver)."""
+@click.option("--role", type=click.Choice(["primary", "standby"]), default=None,
+              help="Start-up role when replication is enabled (default: replication.role).")
+def sequencer(config_path, role):
+    """Run a sequencer node: journal, replication, business logic, outputs (needs a media driver).
+
+    Exits with status 3 when fenced (another node was promoted): restart it with --role standby."""
     from sequencer.agent import SequencerAgent
     from tandem.agent import AgentRunner
 
     cfg = _load(config_path, "sequencer")
-    agent = SequencerAgent(cfg)
-    AgentRunner([agent], idle=cfg["sequencer"]["idle"]).run()
+    try:
+        agent = SequencerAgent(cfg, role=role)
+    except ValueError as e:
+        raise click.ClickException(str(e))
+    AgentRunner([agent], idle=cfg["sequencer"]["idle"]).run(until=lambda: agent.done)
+    sys.exit(EXIT_FENCED if agent.fenced else 0)
 
 
 @main.command()
@@ -207,6 +218,115 @@ def digest(config_path):
 
     _send_admin(config_path, records.ADMIN_DIGEST, "admin")
     click.echo("digest requested")
+
+
+@main.group()
+def failover():
+    """Operator commands for DR failover (see runbooks/dr-failover.md)."""
+
+
+def _node_counters(cfg):
+    from pathlib import Path
+
+    from tandem.counters import SEQUENCER, Counters
+
+    path = Path(cfg["run_dir"]) / "sequencer.counters"
+    if not path.exists():
+        raise click.ClickException(f"no counters at {path}: is a node running with this config?")
+    return Counters(path, SEQUENCER, create=False)
+
+
+def _node_status(c) -> dict:
+    from sequencer.agent import ROLE_NAMES
+
+    v = c.snapshot()
+    return {"role": ROLE_NAMES.get(v["role"], "unknown"), "epoch": v["epoch"], "last_seq": v["last_seq"],
+            "processed_seq": v["processed_seq"], "replication_live": bool(v["replication_live"]),
+            "replication_down": bool(v["replication_down"]), "standby_node": v["standby_node"],
+            "standby_acked": v["standby_acked"], "following_epoch": v["following_epoch"],
+            "diverged_at": v["diverged_at"], "fenced_by": v["fenced_by"]}
+
+
+@failover.command()
+@CONFIG_OPTION
+@click.option("--token-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Operator token (default: replication.operator_token_file of the config).")
+@click.option("--wait", "wait_s", default=10.0, show_default=True, help="Seconds to wait for the promotion.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def promote(config_path, token_file, wait_s, as_json):
+    """Promote the standby node of this config to primary (journals a new epoch; the old
+    primary is fenced). Run it on the standby's host with the standby's config."""
+    import time
+    from pathlib import Path
+
+    from replicas import protocol as P
+    from tandem import topology
+
+    cfg = _load(config_path, "failover")
+    token_path = token_file or cfg["replication"]["operator_token_file"]
+    if not token_path:
+        raise click.ClickException("no operator token: pass --token-file or set replication.operator_token_file")
+    token = Path(token_path).read_bytes().strip()
+    counters = _node_counters(cfg)
+    before = _node_status(counters)
+    if before["role"] != "standby":
+        raise click.ClickException(f"node {cfg['node']['id']} is {before['role']}, not a standby")
+    t0 = time.monotonic()
+    aeron = topology.connect(cfg)
+    try:
+        pub = topology.control_publisher(aeron, cfg)
+        msg = P.encode(P.PROMOTE, 0, 0, target=cfg["node"]["id"], payload=token)
+        if not pub.send(msg, wait_s):
+            raise click.ClickException("the node is not listening on its control stream")
+        while _node_status(counters)["role"] != "primary":
+            if time.monotonic() - t0 > wait_s:
+                raise click.ClickException(f"node {cfg['node']['id']} was not promoted within {wait_s}s "
+                                           "(wrong token? see its log)")
+            time.sleep(0.01)
+    finally:
+        aeron.close()
+    after = _node_status(counters)
+    out = {"ok": True, "node": cfg["node"]["id"], "epoch": after["epoch"], "last_seq": after["last_seq"],
+           "ms": round(1000 * (time.monotonic() - t0), 1)}
+    if as_json:
+        _emit(out)
+    else:
+        click.echo(f"node {out['node']} is primary of epoch {out['epoch']} at seq {out['last_seq']} "
+                   f"({out['ms']} ms)")
+
+
+@failover.command()
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def status(config_path, as_json):
+    """Role, epoch and replication state of the node of this config (from its counters)."""
+    cfg = _load(config_path, "failover")
+    st = {"node": cfg["node"]["id"], **_node_status(_node_counters(cfg))}
+    if as_json:
+        _emit(st)
+    else:
+        for k, v in st.items():
+            click.echo(f"{k:<18}{v}")
+
+
+@main.command()
+@click.option("--dir", "root", default="var/drill", show_default=True, help="Where the drill keeps its files.")
+@click.option("--commands", default=20_000, show_default=True, help="Client commands over the drill.")
+@click.option("--kill-at", default=None, type=int,
+              help="Inputs journaled by the primary when it is SIGKILLed (default: a third of the flow).")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def drill(root, commands, kill_at, seed, as_json):
+    """Run a DR drill locally: unplanned failover (SIGKILL), rejoin, planned failover; print RTO and checks."""
+    from tandem import drill as drill_mod
+
+    logs.setup("drill", "WARNING")
+    result = drill_mod.run(root=root, commands=commands, kill_at=kill_at, seed=seed, quiet=as_json)
+    if as_json:
+        _emit(result)
+    else:
+        click.echo(drill_mod.summary(result))
+    sys.exit(0 if result["ok"] else 1)
 
 
 @main.command()

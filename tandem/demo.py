@@ -75,10 +75,13 @@ def same_outputs(a: Path, b: Path) -> bool:
 
 
 def journaled_per_source(in_dir: Path) -> dict[int, int]:
-    """How many distinct (source, source seq) each source has in the journal, and no repeats."""
+    """How many distinct (source, source seq) each source has in the journal (-1: a repeat).
+    Source 0 is the sequencer's own, unnumbered, records (epochs, replication markers)."""
     hdr = records.header(_all_records(in_dir).view(records.RAW_COMMAND))
     out = {}
     for source in np.unique(hdr["source_id"]).tolist():
+        if source == 0:
+            continue
         seqs = hdr["source_seq"][hdr["source_id"] == source]
         out[source] = len(np.unique(seqs)) if len(np.unique(seqs)) == len(seqs) else -1
     return out
