@@ -190,9 +190,13 @@ def run(root="var/drill", commands=20_000, kill_at=None, seed=7, quiet=False, pr
             raise RuntimeError(f"the flow ended before the primary journaled {kill_at} inputs")
         c2 = nodes.counters(2)
         promoted_ms = (c2["promoted_at_ns"] - killed_wall_ns[0]) / 1e6
-        rto_ms = 1000 * (producer.t_accept - producer.t_kill) if producer.t_accept else None
-        say(f"== unplanned failover: node 2 primary of epoch {c2['epoch']}, "
-            f"RTO {rto_ms:.0f} ms" if rto_ms is not None else "== unplanned failover: no order accepted")
+        # RTO: kill → the first new order the new primary acknowledged to the client; if the
+        # flow sent no new order after the kill, kill → promotion (ready to accept).
+        if producer.t_accept is not None:
+            rto_ms, rto_basis = 1000 * (producer.t_accept - producer.t_kill), "first order acked"
+        else:
+            rto_ms, rto_basis = (promoted_ms if c2["promoted_at_ns"] else None), "promotion"
+        say(f"== unplanned failover: node 2 primary of epoch {c2['epoch']}, RTO {rto_ms} ms ({rto_basis})")
 
         say("== node 1 rejoins as standby")
         nodes.start(1, "standby")
@@ -260,6 +264,7 @@ def run(root="var/drill", commands=20_000, kill_at=None, seed=7, quiet=False, pr
     result = {
         "ok": all(checks.values()),
         "rto_ms": None if rto_ms is None else round(rto_ms, 1),
+        "rto_basis": rto_basis,
         "rto_goal_ms": RTO_GOAL_MS,
         "rto_goal_met": rto_ms is not None and rto_ms < RTO_GOAL_MS,
         "promotion_ms_after_kill": round(promoted_ms, 1),
@@ -280,8 +285,9 @@ def run(root="var/drill", commands=20_000, kill_at=None, seed=7, quiet=False, pr
 
 def summary(r: dict) -> str:
     rows = [
-        ("RTO (kill → first order acked by the new primary)",
-         f"{r['rto_ms']} ms (goal {r['rto_goal_ms']} ms: {'met' if r['rto_goal_met'] else 'NOT met'})"),
+        ("RTO (kill → new primary accepting orders)",
+         f"{r['rto_ms']} ms, {r['rto_basis']} (goal {r['rto_goal_ms']} ms: "
+         f"{'met' if r['rto_goal_met'] else 'NOT met'})"),
         ("promotion after kill", f"{r['promotion_ms_after_kill']} ms"),
         ("orders acked to the client", f"{r['acked_orders']:,}"),
         ("acked orders lost", f"{r['lost_acked_orders']}"),
