@@ -131,7 +131,7 @@ class PrimaryLink:
             return 1
         kind, node = int(h["kind"]), int(h["node_id"])
         if kind == P.HELLO:
-            self._welcome(node, int(h["epoch"]), int(h["seq_hi"]), now)
+            self._welcome(node, int(h["epoch"]), int(h["seq_hi"]), int(h["value"]), now)
         elif h["epoch"] != self.epoch or node != self.standby:
             self.refused += 1  # an ack of another epoch, or of a standby that has not joined
         elif kind == P.ACK:
@@ -143,7 +143,7 @@ class PrimaryLink:
             self.diverged.append((int(h["seq_lo"]), int(h["value"]), int(h["value2"])))
         return 1
 
-    def _welcome(self, node, standby_epoch, standby_last, now):
+    def _welcome(self, node, standby_epoch, standby_last, hello_id, now):
         keep = self.match_point(standby_epoch, standby_last)
         if standby_last > self.journal_last and standby_epoch == self.epoch:
             log.error("standby node %d holds seq %d, past this primary's journal end %d: its extra "
@@ -151,7 +151,7 @@ class PrimaryLink:
         self.standby, self.acked, self.sent, self.live = node, keep, keep, False
         self.last_heard = self.last_progress = now
         self.ack_pub.offer(self._msg(P.START, target=node, seq_lo=keep, seq_hi=self.journal_last,
-                                     payload=self.params))
+                                     value=hello_id, payload=self.params))
         log.info("standby node %d joined (it holds seq %d, epoch %d): keeps up to seq %d, catching up to %d",
                  node, standby_last, standby_epoch, keep, self.journal_last)
 

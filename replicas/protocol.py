@@ -6,7 +6,8 @@ acks of an older epoch, and a node that hears of a newer epoch than its own as p
 has been replaced and stops (the fence).
 
 primary → standby (data stream)      standby → primary (ack stream)
-  DATA      records seq_lo..seq_hi      HELLO     "I hold up to seq_hi, last in epoch"
+  DATA      records seq_lo..seq_hi      HELLO     "I hold up to seq_hi, last in epoch";
+                                                  value = hello id (START echoes it)
   HEARTBEAT seq_hi=journal end,         ACK       durable through seq_hi (also a keepalive)
             value=processed seq         DIVERGED  digests differ at seq_lo
   DIGEST    digest (value) at seq_lo    FENCED    "your epoch is older than mine"

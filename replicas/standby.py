@@ -59,6 +59,7 @@ class StandbyLink:
         self.primary_end = 0        # its journal's end in its last heartbeat
         self.live = False           # its last heartbeat counted us as a live standby
         self.start: tuple[int, bytes] | None = None  # (keep up to seq, params) to act on
+        self.hello_id = (time.time_ns() & 0xFFFFFFFF) << 32  # distinct from a previous incarnation's
         self.next_keepalive = 0.0
         self.primary_digests: dict[int, int] = {}
         self.own_digests: dict[int, int] = {}
@@ -75,6 +76,8 @@ class StandbyLink:
         for msg in self.ack_sub.poll():
             h, payload = self._decode(msg)
             if h is not None and h["kind"] == P.START and h["target"] == self.node_id:
+                if h["value"] != self.hello_id:
+                    continue  # an answer to an earlier hello (ours or a previous incarnation's)
                 if h["epoch"] >= self.epoch:
                     self._started(h, payload, now)
                     return out  # the agent cuts its journal to the START's seq before more data
@@ -114,7 +117,8 @@ class StandbyLink:
             if self.following:
                 self._send_ack(P.ACK, seq_hi=last_seq)
             else:
-                self._send_ack(P.HELLO, seq_hi=last_seq)
+                self.hello_id += 1  # START must echo it: only the answer to this hello counts
+                self._send_ack(P.HELLO, seq_hi=last_seq, value=self.hello_id)
         return out
 
     def _decode(self, msg):

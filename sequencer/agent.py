@@ -49,7 +49,7 @@ def _asks_for_snapshot(batch) -> bool:
 
 
 POLICIES = {"require_ack": records.POLICY_REJECT_NEW, "degrade": records.POLICY_DEGRADE}
-ROLE_CODES = {"primary": 1, "standby": 2, "fenced": 3}
+ROLE_CODES = {"stopped": 0, "primary": 1, "standby": 2, "fenced": 3}
 ROLE_NAMES = {v: k for k, v in ROLE_CODES.items()}
 
 
@@ -367,7 +367,9 @@ class SequencerAgent(Agent):
         n = 0
         for events in JournalReader(self.out_dir).iter_batches(from_seq=after_seq + 1):
             try:
-                self.outbound.publish(events, wait_s=1.0, backpressure_s=self.backpressure_s)
+                # A consumer connects to the new publication within milliseconds; with none at
+                # all there is no one to re-send to, and the new primary must not wait long.
+                self.outbound.publish(events, wait_s=0.25, backpressure_s=self.backpressure_s)
                 n += len(events)
             except (NotConnected, BackPressured) as e:
                 log.warning("re-sending outputs after promotion stopped: %s (consumers catch up from "
@@ -440,4 +442,6 @@ class SequencerAgent(Agent):
                     x.close()
             if self.own_aeron and self.aeron is not None:
                 self.aeron.close()
+        if not self.fenced:
+            self.counters.set("role", ROLE_CODES["stopped"])  # journals closed: a new process may open them
         log.info("sequencer closed at seq %d", self.journal.last_seq)

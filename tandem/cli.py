@@ -244,7 +244,17 @@ def _node_status(c) -> dict:
             "processed_seq": v["processed_seq"], "replication_live": bool(v["replication_live"]),
             "replication_down": bool(v["replication_down"]), "standby_node": v["standby_node"],
             "standby_acked": v["standby_acked"], "following_epoch": v["following_epoch"],
-            "diverged_at": v["diverged_at"], "fenced_by": v["fenced_by"]}
+            "digests_compared": v["digests_compared"], "diverged_at": v["diverged_at"],
+            "fenced_by": v["fenced_by"]}
+
+
+WAIT_STATES = {
+    "primary": lambda st: st["role"] == "primary",
+    "live": lambda st: st["role"] == "primary" and st["replication_live"],
+    "standby": lambda st: st["role"] == "standby" and st["following_epoch"] > 0,
+    "fenced": lambda st: st["role"] == "fenced",
+    "stopped": lambda st: st["role"] in ("stopped", "fenced"),
+}
 
 
 @failover.command()
@@ -297,11 +307,30 @@ def promote(config_path, token_file, wait_s, as_json):
 
 @failover.command()
 @CONFIG_OPTION
+@click.option("--wait-until", type=click.Choice(sorted(WAIT_STATES)), default=None,
+              help="Wait until the node is primary, primary with a live standby, a joined standby, fenced, "
+                   "or stopped (its journals closed).")
+@click.option("--timeout", "timeout_s", default=30.0, show_default=True, help="Seconds --wait-until waits.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def status(config_path, as_json):
+def status(config_path, wait_until, timeout_s, as_json):
     """Role, epoch and replication state of the node of this config (from its counters)."""
+    import time
+
     cfg = _load(config_path, "failover")
-    st = {"node": cfg["node"]["id"], **_node_status(_node_counters(cfg))}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            st = {"node": cfg["node"]["id"], **_node_status(_node_counters(cfg))}
+        except click.ClickException:
+            if wait_until is None:
+                raise
+            st = None  # not started yet
+        if wait_until is None or (st is not None and WAIT_STATES[wait_until](st)):
+            break
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"node {cfg['node']['id']} did not become {wait_until} "
+                                       f"within {timeout_s}s: {st}")
+        time.sleep(0.05)
     if as_json:
         _emit(st)
     else:

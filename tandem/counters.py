@@ -26,7 +26,7 @@ SEQUENCER = (
     "snapshots",
     "busy_ns",               # time spent on sequenced work (journal + logic + publish)
     "processed_seq",         # business logic position
-    "role",                  # 1 primary, 2 standby, 3 fenced (stopped: a newer epoch exists)
+    "role",                  # 0 stopped cleanly, 1 primary, 2 standby, 3 fenced (a newer epoch exists)
     "epoch",
     "replication_down",      # 1 while the journal says no standby holds it
     "replication_live",      # primary: a standby is caught up and acking
