@@ -55,6 +55,7 @@ class StandbyLink:
         self.primary = 0           # its node id
         self.incarnation = 0
         self.last_primary = None   # when we last heard it (None: never heard a primary)
+        self.last_poll = 0.0
         self.primary_processed = 0  # its business-logic position in its last heartbeat
         self.primary_end = 0        # its journal's end in its last heartbeat
         self.live = False           # its last heartbeat counted us as a live standby
@@ -72,6 +73,11 @@ class StandbyLink:
     def poll(self, last_seq: int) -> list[np.ndarray]:
         """Handle what arrived; return record slices that continue the journal at last_seq + 1."""
         now = self.clock()
+        if self.last_primary is not None and now - self.last_poll > self.heartbeat:
+            # We were not listening (a long batch, a snapshot copy, no CPU): the primary's
+            # silence is only counted while we listen.
+            self.last_primary += now - self.last_poll
+        self.last_poll = now
         out = []
         for msg in self.ack_sub.poll():
             h, payload = self._decode(msg)

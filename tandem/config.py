@@ -49,7 +49,8 @@ DEFAULTS = {
         "control_stream": 1005,      # operator tool -> node (on listen_channel): promote
         "policy": "require_ack",     # standby gone: require_ack (refuse new orders) | degrade
         "after_promotion": "degrade",  # policy of a promoted node until a standby catches up
-        "ack_timeout_ms": 500,       # a batch's ack is awaited this long, then replication is down
+        "ack_timeout_ms": 1000,      # a batch's ack is awaited this long, then replication is down
+                                     # (above a standby's longest pause, e.g. a snapshot copy)
         "heartbeat_ms": 50,          # heartbeats and keepalive acks
         "promote_after_ms": 600,     # standby promotes itself after this long without the primary (0: never)
         "resend_margin": 1000,       # on promotion, outputs are re-sent from this many inputs before

@@ -1,9 +1,11 @@
 """``tandem demo``: the whole system as it stands, on one host, embedded defaults.
 
-Starts the media driver (here), the sequencer and a synthetic producer as separate
-processes over Aeron IPC; sends the flow; stops the sequencer; verifies the journal;
-replays it from seq 1 and from the latest snapshot; checks that both reach the live
-digest and that the replay regenerates the output journal byte for byte.
+Starts the media driver (here), a primary and a standby sequencer node and a synthetic
+producer as separate processes over Aeron IPC; sends the flow (every batch replicated
+and acknowledged before it is processed); stops the nodes; verifies the journals;
+replays from seq 1 and from a mid-stream snapshot; checks that both reach the live
+digest, that the replay regenerates the output journal byte for byte and that the
+standby holds the same journals and digest. Then runs the DR drill (``tandem drill``).
 """
 
 from __future__ import annotations
@@ -87,7 +89,9 @@ def journaled_per_source(in_dir: Path) -> dict[int, int]:
     return out
 
 
-def run(root="var/demo", commands=1_000_000, seed=7, quiet=False) -> dict:
+def run(root="var/demo", commands=1_000_000, seed=7, quiet=False, drill_commands=20_000) -> dict:
+    from tandem import drill
+
     root = Path(root)
     # About four snapshots over the run (the flow has ~4 inputs per client command).
     snapshot_every = max(10_000, commands)
@@ -95,47 +99,64 @@ def run(root="var/demo", commands=1_000_000, seed=7, quiet=False) -> dict:
     if root.exists():
         shutil.rmtree(root)  # each demo starts a fresh day
     root.mkdir(parents=True)
-    cfg_path = write_config(root, {"sequencer": {"snapshot_every": snapshot_every}})
-    cfg = config_mod.load(cfg_path)
+    # Two nodes on this host: node 1 primary, node 2 its standby (replication over IPC).
+    paths = drill.write_node_configs(root, {"sequencer": {"snapshot_every": snapshot_every}})
+    cfg, standby_cfg = config_mod.load(paths[0]), config_mod.load(paths[1])
     in_dir, out_dir = topology.input_journal_dir(cfg), topology.output_journal_dir(cfg)
     logs = open(root / "processes.log", "w")
 
-    say(f"== tandem demo: {commands:,} synthetic commands, journal {in_dir}")
+    say(f"== tandem demo: {commands:,} synthetic commands, primary journal {in_dir}, standby node 2")
     driver = topology.start_media_driver(cfg)
-    seq_proc = subprocess.Popen(cli("sequencer", "--config", str(cfg_path)), stderr=logs)
+    standby = subprocess.Popen(cli("sequencer", "--config", str(paths[1]), "--role", "standby"), stderr=logs)
+    seq_proc = subprocess.Popen(cli("sequencer", "--config", str(paths[0]), "--role", "primary"), stderr=logs)
     try:
         counters_path = Path(cfg["run_dir"]) / "sequencer.counters"
+        standby_counters = Path(standby_cfg["run_dir"]) / "sequencer.counters"
+        deadline = time.monotonic() + 60
+        while not (counters_path.exists() and Counters(counters_path, SEQUENCER, create=False).get("replication_live")):
+            if time.monotonic() > deadline or seq_proc.poll() is not None or standby.poll() is not None:
+                raise RuntimeError(f"the standby did not join the primary; see {root / 'processes.log'}")
+            time.sleep(0.05)
         t_start = time.perf_counter()
-        prod = subprocess.Popen(cli("producer", "--config", str(cfg_path), "--commands", str(commands),
+        prod = subprocess.Popen(cli("producer", "--config", str(paths[0]), "--commands", str(commands),
                                     "--seed", str(seed)), stdout=subprocess.PIPE, stderr=logs, text=True)
         bar = None
         if not quiet:
             from tqdm import tqdm
-            bar = tqdm(desc="sequenced", unit="rec", unit_scale=True, file=sys.stderr)
+            bar = tqdm(desc="sequenced+replicated", unit="rec", unit_scale=True, file=sys.stderr)
         while prod.poll() is None:
             time.sleep(0.2)
-            if bar is not None and counters_path.exists():
+            if bar is not None:
                 bar.n = Counters(counters_path, SEQUENCER, create=False).get("inputs_journaled")
                 bar.refresh()
-            if seq_proc.poll() is not None:
+            if seq_proc.poll() is not None or standby.poll() is not None:
                 prod.kill()
-                raise RuntimeError(f"sequencer exited with {seq_proc.returncode}; see {root / 'processes.log'}")
+                raise RuntimeError(f"a sequencer node exited; see {root / 'processes.log'}")
         if bar is not None:
             bar.close()
         live_seconds = time.perf_counter() - t_start
         produced = json.loads(prod.stdout.read().strip().splitlines()[-1])
         if prod.returncode:
             raise RuntimeError(f"producer exited with {prod.returncode}; see {root / 'processes.log'}")
+        # The standby processes what it acked right after acking it.
+        final_seq = Counters(counters_path, SEQUENCER, create=False).get("last_seq")
+        while Counters(standby_counters, SEQUENCER, create=False).get("processed_seq") < final_seq:
+            if time.monotonic() - t_start > 600:
+                raise RuntimeError("the standby did not process everything")
+            time.sleep(0.05)
     finally:
-        seq_proc.send_signal(signal.SIGTERM)
-        seq_proc.wait(timeout=120)
+        for p in (seq_proc, standby):
+            p.send_signal(signal.SIGTERM)
+        for p in (seq_proc, standby):
+            p.wait(timeout=120)
         driver.close()
         logs.close()
     counters = Counters(counters_path, SEQUENCER, create=False).snapshot()
 
-    say("== verifying the journal")
+    say("== verifying the journals")
     v = verify(in_dir)
     vo = verify(out_dir)
+    standby_in, standby_out = topology.input_journal_dir(standby_cfg), topology.output_journal_dir(standby_cfg)
     say("== replaying from seq 1")
     full = replay(in_dir, out_dir=root / "replay-out", progress=not quiet)
     # The final snapshot is taken at the last seq; start from one taken mid-stream so
@@ -147,6 +168,7 @@ def run(root="var/demo", commands=1_000_000, seed=7, quiet=False) -> dict:
     live_seq, live_digest = live if live else (None, None)
     live_hex = None if live_digest is None else f"{live_digest:016x}"
     outputs_identical = same_outputs(out_dir, root / "replay-out")
+    standby_snap = SnapshotStore(standby_in).latest_valid()
 
     inputs = counters["inputs_journaled"]
     per_source = journaled_per_source(in_dir)
@@ -160,19 +182,29 @@ def run(root="var/demo", commands=1_000_000, seed=7, quiet=False) -> dict:
         "no_gap_no_duplicate": v.ok and v.final_seq == inputs and -1 not in per_source.values(),
         "every_command_journaled": (per_source.get(1) == produced["client_commands"]
                                     and per_source.get(2, 0) == produced["venue_commands"]),
+        "standby_journals_identical": (_all_records(in_dir).tobytes() == _all_records(standby_in).tobytes()
+                                       and same_outputs(out_dir, standby_out)),
+        "standby_digest_matches_live": standby_snap is not None and standby_snap.seq == live_seq
+        and f"{standby_snap.digest:016x}" == live_hex,
     }
+    say("== DR drill: SIGKILL the primary under flow, fail over, rejoin, fail back")
+    dr = drill.run(root=root / "drill", commands=drill_commands, seed=seed, quiet=True)
+    checks["dr_drill"] = dr["ok"]
     rows = [
         ("client commands sent", f"{produced['client_commands']:,}"),
         ("venue responses sent", f"{produced['venue_commands']:,}"),
         ("inputs sequenced", f"{inputs:,}"),
         ("output events", f"{full.events:,}"),
-        ("live end-to-end", f"{inputs / live_seconds:,.0f} inputs/s over {live_seconds:.1f}s"),
-        ("sequencer busy (journal+logic+publish)", f"{inputs / busy_s:,.0f} inputs/s" if busy_s else "-"),
+        ("live end-to-end, replicated", f"{inputs / live_seconds:,.0f} inputs/s over {live_seconds:.1f}s"),
+        ("sequencer busy (journal+replicate+logic+publish)", f"{inputs / busy_s:,.0f} inputs/s" if busy_s else "-"),
         ("replay from seq 1", f"{full.inputs / full.seconds:,.0f} inputs/s"),
         ("replay from snapshot seq", f"{snap.from_snapshot_seq:,} (+{snap.inputs:,} tail)"),
         ("live digest @ seq", f"{live_hex} @ {live_seq}"),
         ("replay digest @ seq", f"{full.digest} @ {full.final_seq}"),
         ("snapshot+tail digest", snap.digest),
+        ("standby digest @ seq", "-" if standby_snap is None else f"{standby_snap.digest:016x} @ {standby_snap.seq}"),
+        ("DR drill RTO", f"{dr['rto_ms']} ms ({dr['rto_basis']}; goal {dr['rto_goal_ms']} ms)"),
+        ("DR drill acked orders / lost", f"{dr['acked_orders']:,} / {dr['lost_acked_orders']}"),
     ] + [(k.replace("_", " "), "PASS" if ok else "FAIL") for k, ok in checks.items()]
     width = max(len(k) for k, _ in rows)
     say("")
@@ -183,6 +215,7 @@ def run(root="var/demo", commands=1_000_000, seed=7, quiet=False) -> dict:
         "ok": all(checks.values()),
         "journal": str(in_dir.resolve()),
         "output_journal": str(out_dir.resolve()),
+        "standby_journal": str(standby_in.resolve()),
         "final_seq": live_seq,
         "digest": live_hex,
         "input_counts": full.input_counts,
@@ -190,4 +223,6 @@ def run(root="var/demo", commands=1_000_000, seed=7, quiet=False) -> dict:
         "checks": checks,
         "inputs_per_s_live": round(inputs / live_seconds),
         "replay_inputs_per_s": round(full.inputs / full.seconds),
+        "drill": {k: dr[k] for k in ("rto_ms", "rto_basis", "acked_orders", "lost_acked_orders", "digests",
+                                     "epochs", "checks")},
     }
