@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from perf import core
+from perf import core, replication
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     figures = []
-    for bench in core.BENCHMARKS:
+    for bench in core.BENCHMARKS + replication.BENCHMARKS:
         print(f"running {bench.__name__} ...", file=sys.stderr, flush=True)
         figures.extend(bench(args.commands))
 

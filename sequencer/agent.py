@@ -313,8 +313,10 @@ class SequencerAgent(Agent):
         start = sb.take_start()
         if start is not None:
             self._join(*start)
-        for recs in slices:
-            self._follow(recs)
+        if slices:
+            # One append and one ack for all that arrived, before the kernels run: the
+            # primary waits on the ack, not on our business logic.
+            self._follow(slices[0] if len(slices) == 1 else np.concatenate(slices))
         if sb.promote_reason:
             self._promote(sb.promote_reason)
         elif start is not None:

@@ -33,12 +33,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyaeron
 import pytest
 
 from journal import JournalReader, SnapshotStore, verify
 from sequencer import records
 from sequencer.replay import replay
 from tandem import config as config_mod
+from tandem import logs
 from tandem.agent import AgentRunner
 from tandem.counters import SEQUENCER, Counters
 from tandem.demo import _toml
@@ -104,8 +106,6 @@ class PacedFlow(ProducerAgent):
 
 
 def flow_main(config_path: str, out: str, rate: str):
-    from tandem import logs
-
     logs.setup("flow", "INFO")
     cfg = config_mod.load(config_path)
     flow = PacedFlow(cfg, rate=float(rate), seed=5, clients=16, symbols=64, chunk=30, window=20_000,
@@ -157,12 +157,13 @@ class Lab:
         sh("ip", "-n", self.ns[1], "link", "set", self.veth[1], "up" if up else "down")
 
     # ------------------------------------------------------------ processes
-    def spawn(self, name: str, host: int, *args: str, stdout=subprocess.DEVNULL) -> subprocess.Popen:
+    def spawn(self, name: str, host: int, *args: str, stdout: Path | None = None) -> subprocess.Popen:
         """``python args`` in the namespace of ``host`` (ip netns exec execs it: same pid),
-        stderr (the JSON log lines) kept in ``<name>.log``."""
-        with open(self.root / f"{name}.log", "ab") as log:
+        stderr (the JSON log lines) kept in ``<name>.log``, stdout in ``stdout`` if given."""
+        with open(self.root / f"{name}.log", "ab") as log, \
+                open(stdout or os.devnull, "wb") as out:
             p = subprocess.Popen(["ip", "netns", "exec", self.ns[host], PY, *args], cwd=REPO,
-                                 stdout=stdout, stderr=log)
+                                 stdout=out, stderr=log)
         self.procs.append((name, p))
         return p
 
@@ -254,8 +255,6 @@ def live(cfg, standby: int) -> bool:
 
 
 def driver_up(cfg) -> bool:
-    import pyaeron
-
     d = Path(cfg["aeron"]["dir"])
     return (d / "cnc.dat").exists() and pyaeron.is_driver_active(str(d), 100)
 
@@ -321,7 +320,7 @@ def test_partition_fences_the_isolated_primary_and_it_rejoins(lab, partition_s):
     # = degrade); flow A keeps hitting node 1, which must refuse every new order.
     flow_b = lab.spawn("flowB", 2, "-m", "tandem.cli", "producer", "--config", str(paths[2]),
                        "--commands", "3000", "--seed", "9", "--clients", "16", "--symbols", "64",
-                       "--source-id", str(SOURCE_B), stdout=open(root / "flowB.json", "wb"))
+                       "--source-id", str(SOURCE_B), stdout=root / "flowB.json")
     lab.wait("flow B completes against node 2", lambda: flow_b.poll() is not None, 120,
              watch=(node1, node2, flow_a))
     assert flow_b.returncode == 0, f"flow B failed\n{lab.log_tail('flowB')}"
@@ -378,7 +377,7 @@ def test_partition_fences_the_isolated_primary_and_it_rejoins(lab, partition_s):
     # Where the histories fork: node 2's epoch 2 starts at seq F.
     epochs = admin_markers(j2, records.ADMIN_EPOCH)
     assert [(int(e["v0"]), int(e["target_id"])) for e in epochs] == [(1, 1), (2, 2)], \
-        f"node 2's journal should hold epoch 1 (node 1) then epoch 2 (node 2): {epochs[['seq', 'v0', 'target_id']]}"
+        f"node 2's journal should hold epoch 1 (node 1) then 2 (node 2), not {epochs[['seq', 'v0', 'target_id']]}"
     F = int(epochs["seq"][1])
     lab.say(f"fork at seq {F}; node 1 isolated journal ends at {len(j1_fenced)}, final journal at {len(j2)}")
 
@@ -403,9 +402,9 @@ def test_partition_fences_the_isolated_primary_and_it_rejoins(lab, partition_s):
     assert len(missing) == 0, (f"{len(missing)} of {len(new_orders)} NewOrders node 1 sequenced after its "
                                f"DOWN marker (seq {D}) were not refused NOT_REPLICATED, first seqs "
                                f"{missing[:10].tolist()}")
-    accepted = eh["seq"][(eh["seq"] > D) & ((is_er & np.isin(er["exec_type"], [records.EXEC_PENDING_NEW,
-                                                                              records.EXEC_PENDING_REPLACE]))
-                                            | (eh["type"] == records.VENUE_ORDER))]
+    new_risk = (is_er & np.isin(er["exec_type"], [records.EXEC_PENDING_NEW, records.EXEC_PENDING_REPLACE])) \
+        | (eh["type"] == records.VENUE_ORDER)
+    accepted = eh["seq"][new_risk & (eh["seq"] > D)]
     assert len(accepted) == 0, f"node 1 took new risk after its DOWN marker, at seqs {accepted[:10].tolist()}"
     assert flow["rejects"].get(str(records.REASON_NOT_REPLICATED), 0) > 0, \
         f"flow A never saw a NOT_REPLICATED reject: {flow}"
@@ -417,9 +416,10 @@ def test_partition_fences_the_isolated_primary_and_it_rejoins(lab, partition_s):
     assert len(acks), "flow A saw no order acknowledged"
     idx = acks[:, 0].astype(np.int64) - 1
     kept = idx < F - 1
-    assert np.array_equal(h2["source_id"][idx[kept]].astype(np.uint64), acks[kept, 1]) \
-        and np.array_equal(h2["source_seq"][idx[kept]], acks[kept, 2]) \
-        and (h2["type"][idx[kept]] == records.NEW_ORDER).all(), "an acked order before the fork is not in the final journal"
+    at = idx[kept]
+    assert np.array_equal(h2["source_id"][at].astype(np.uint64), acks[kept, 1]) \
+        and np.array_equal(h2["source_seq"][at], acks[kept, 2]) \
+        and (h2["type"][at] == records.NEW_ORDER).all(), "an order acked before the fork is missing from the journal"
     lost = acks[~kept, 0]
     assert ((lost >= down["v2"]) & (lost < D)).all(), \
         (f"orders acked past the fork outside the batch the DOWN marker declares unreplicated "
@@ -437,9 +437,10 @@ def test_partition_fences_the_isolated_primary_and_it_rejoins(lab, partition_s):
         "the isolated node 1 journaled epoch 2"
     stray = np.isin(h2["source_id"][F - 1:], [SOURCE_A, SOURCE_A + 1, SOURCE_A + 2])
     assert not stray.any(), f"records of flow A (node 1's epoch) in node 2's journal past the fork: {stray.sum()}"
-    cut = jin[1] / f"truncated-{F - 1}.bin"
-    assert cut.exists(), f"no {cut.name} beside node 1's journal: {sorted(p.name for p in jin[1].iterdir())}"
-    assert cut.read_bytes() == j1_fenced[F - 1:].tobytes(), f"{cut.name} is not node 1's post-fork tail"
+    tail_file = jin[1] / f"truncated-{F - 1}.bin"
+    assert tail_file.exists(), \
+        f"no {tail_file.name} beside node 1's journal: {sorted(p.name for p in jin[1].iterdir())}"
+    assert tail_file.read_bytes() == j1_fenced[F - 1:].tobytes(), f"{tail_file.name} is not node 1's tail"
     assert j1.tobytes() == j2.tobytes(), \
         f"after the rejoin node 1's journal ({len(j1)} records) differs from node 2's ({len(j2)})"
     assert o1.tobytes() == o2.tobytes(), "after the rejoin the output journals differ"
@@ -461,7 +462,8 @@ def test_partition_fences_the_isolated_primary_and_it_rejoins(lab, partition_s):
             f"replay {r.final_seq}/{r.digest} vs node {n}'s snapshot {snap.seq}/{snap.digest:016x}"
     fb = json.loads((root / "flowB.json").read_text())
     rb = replay(jin[2], to_seq=fb["final_seq"])
-    assert rb.digest == fb["digest"], f"flow B saw digest {fb['digest']} at seq {fb['final_seq']}, replay {rb.digest}"
+    assert rb.digest == fb["digest"], \
+        f"flow B saw digest {fb['digest']} at seq {fb['final_seq']}, a replay reaches {rb.digest}"
     lab.say("all checks passed")
 
 
