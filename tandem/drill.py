@@ -160,7 +160,7 @@ def run(root="var/drill", commands=20_000, kill_at=None, seed=7, quiet=False, pr
         shutil.rmtree(root)
     root.mkdir(parents=True)
     paths = write_node_configs(root, {"replication": {"promote_after_ms": promote_after_ms},
-                                      "sequencer": {"digest_every": 5_000, "snapshot_every": 20_000}})
+                                      "sequencer": {"digest_every": 5_000, "snapshot_every": 5_000}})
     nodes = Nodes(root, paths)
     cfg1, cfg2 = nodes.cfgs
     kill_at = kill_at or max(1, commands)  # about 2.4 inputs per client command: mid-flow
@@ -238,6 +238,7 @@ def run(root="var/drill", commands=20_000, kill_at=None, seed=7, quiet=False, pr
                       & (hdr["type"][seq_idx[in_range]] == records.NEW_ORDER))
     lost = int((~held).sum())
     rep = replay(in1)
+    snap_rep = replay(in1, from_snapshot=True, max_snapshot_seq=final_seq - 1)
     standby_snap = SnapshotStore(in2).latest_valid()
     standby_digest = None if standby_snap is None else f"{standby_snap.digest:016x}"
     state = restore(in1, from_snapshot=False).logic.state
@@ -252,6 +253,7 @@ def run(root="var/drill", commands=20_000, kill_at=None, seed=7, quiet=False, pr
         and _records(out1).tobytes() == _records(out2).tobytes(),
         "journals_verified": all(verify(p).ok for p in (in1, out1, in2, out2)),
         "replay_digest_matches_live": rep.digest == live_hex and rep.final_seq == final_seq,
+        "snapshot_replay_digest_matches": snap_rep.digest == live_hex and snap_rep.from_snapshot_seq > 0,
         "rejoined_standby_digest_matches": standby_digest == live_hex and standby_snap.seq == final_seq,
         "no_gap_no_duplicate": bool(np.array_equal(hdr["seq"], np.arange(1, len(j1) + 1))),
         "every_command_journaled_once": per_source.get(1) == producer.sent

@@ -94,9 +94,11 @@ def commands(draw, max_size=60):
         elif kind == "admin":
             v = r.view(R.Admin)
             v["type"] = R.ADMIN
-            v["action"] = draw(st.integers(0, 5))
+            v["action"] = draw(st.integers(0, 9))
             v["target_id"] = draw(st.integers(0, 4))
             v["v0"], v["v1"], v["v2"] = draw(qtys), draw(prices), draw(prices)
+            if v["action"][0] in R.SEQUENCER_ONLY_ADMIN:  # epochs, replication down/up (policies)
+                v["v0"], v["v1"] = draw(st.sampled_from([0, 1, 1, 2, 3, 255, 256])), draw(st.integers(0, 3))
             name = draw(st.sampled_from([b"AAA", b"CCC", b"DD", b"LONGNAME9"]))
             v["name"][0, :len(name)] = np.frombuffer(name, np.uint8)
         elif kind == "timer":
