@@ -6,39 +6,9 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
-
-from perf.core import BATCH, _stream, figure
-from sequencer import records
-
-
-def _pipeline(stream, cfg, aeron) -> float:
-    """records/s of admit + stamp + journal (+ replicate + await ack) + logic + out journal."""
-    from sequencer.agent import SequencerAgent
-    from sequencer.intake import admit
-
-    agent = SequencerAgent(cfg, aeron=aeron)
-    agent.on_start()
-    try:
-        deadline = time.monotonic() + 60
-        while agent.link is not None and not agent.link.live:  # the standby joins and catches up
-            agent.do_work()
-            if time.monotonic() > deadline:
-                raise TimeoutError("the standby did not join")
-            time.sleep(0.001)
-        warm = 5 * BATCH
-        t0 = None
-        for i in range(0, len(stream), BATCH):
-            if i == warm:
-                t0 = time.perf_counter()
-            batch, *_ = admit(stream[i:i + BATCH], agent.source_seq)
-            agent._sequence(batch)
-        return (len(stream) - warm) / (time.perf_counter() - t0)
-    finally:
-        agent.on_close()
+from perf.core import figure, numbered_stream, pipeline_records_per_s
 
 
 def replicated_pipeline(n):
@@ -46,9 +16,7 @@ def replicated_pipeline(n):
     from tandem.demo import cli
     from tandem.drill import write_node_configs
 
-    stream = _stream(n)
-    hdr = records.header(stream)
-    hdr["source_id"], hdr["source_seq"] = 1, np.arange(1, len(stream) + 1)
+    stream = numbered_stream(n)
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
         extra = {"sequencer": {"snapshot_every": 0}}
@@ -60,8 +28,8 @@ def replicated_pipeline(n):
         standby = subprocess.Popen(cli("sequencer", "--config", str(paths[1]), "--role", "standby"),
                                    stderr=subprocess.DEVNULL)
         try:
-            solo = _pipeline(stream.copy(), solo_cfg, aeron)
-            replicated = _pipeline(stream.copy(), primary_cfg, aeron)
+            solo = pipeline_records_per_s(stream.copy(), solo_cfg, aeron)
+            replicated = pipeline_records_per_s(stream.copy(), primary_cfg, aeron)
         finally:
             standby.terminate()
             standby.wait(timeout=60)

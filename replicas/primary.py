@@ -97,14 +97,7 @@ class PrimaryLink:
         return work
 
     def _decode(self, msg):
-        try:
-            h, payload = P.decode(msg, records.COMMAND_SIZE)
-        except P.BadMessage as e:
-            log.warning("dropped a replication message: %s", e)
-            return None, None
-        if h["node_id"] == self.node_id:
-            return None, None  # our own, heard on a shared IPC channel
-        return h, payload
+        return P.receive(msg, self.node_id, records.COMMAND_SIZE)
 
     def _newer_epoch(self, h) -> bool:
         if h["epoch"] > self.epoch:

@@ -20,7 +20,11 @@ operator tool → node (control stream)
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 MAGIC = 0x4C505254  # "TRPL"
 VERSION = 1
@@ -81,3 +85,14 @@ def decode(msg: np.ndarray, record_size: int) -> tuple[np.void, np.ndarray]:
         if h["seq_lo"] == 0 or n < 1 or len(payload) != n * record_size:
             raise BadMessage(f"DATA {int(h['seq_lo'])}..{int(h['seq_hi'])} carries {len(payload)} bytes")
     return h, payload
+
+
+def receive(msg: np.ndarray, own_node_id: int, record_size: int):
+    """(header, payload) of a message from another node, or (None, None) for our own
+    (on one host both nodes share the IPC channels) and for a bad one (logged, dropped)."""
+    try:
+        h, payload = decode(msg, record_size)
+    except BadMessage as e:
+        log.warning("dropped a replication message: %s", e)
+        return None, None
+    return (None, None) if h["node_id"] == own_node_id else (h, payload)

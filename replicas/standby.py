@@ -128,12 +128,7 @@ class StandbyLink:
         return out
 
     def _decode(self, msg):
-        try:
-            h, payload = P.decode(msg, records.COMMAND_SIZE)
-        except P.BadMessage as e:
-            log.warning("dropped a replication message: %s", e)
-            return None, None
-        return (None, None) if h["node_id"] == self.node_id else (h, payload)
+        return P.receive(msg, self.node_id, records.COMMAND_SIZE)
 
     def _send_ack(self, kind, target=None, **kw):
         # HELLO carries our state's epoch (the primary matches journals by it), acks the

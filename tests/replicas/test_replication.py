@@ -42,6 +42,16 @@ def produce(cfg, aeron, commands, seed=1, source_id=1):
     return p
 
 
+def live_pair(root, aeron_dir, aeron):
+    """Node 1 primary and node 2 its standby, replication live: ((cfg, node), (cfg, node))."""
+    a_cfg = node_config(root, 1, "primary", aeron_dir)
+    b_cfg = node_config(root, 2, "standby", aeron_dir)
+    b = start_node(b_cfg, aeron)
+    a = start_node(a_cfg, aeron)
+    wait_for(lambda: a.agent.link is not None and a.agent.link.live, what="standby live")
+    return (a_cfg, a), (b_cfg, b)
+
+
 def same_journals(a_cfg, b_cfg):
     for x, y in zip(journals(a_cfg), journals(b_cfg)):
         assert all_records(x).tobytes() == all_records(y).tobytes(), f"{x} and {y} differ"
@@ -49,11 +59,7 @@ def same_journals(a_cfg, b_cfg):
 
 def test_standby_follows_acks_and_agrees(rig):
     root, aeron_dir, aeron = rig
-    a_cfg = node_config(root, 1, "primary", aeron_dir)
-    b_cfg = node_config(root, 2, "standby", aeron_dir)
-    b = start_node(b_cfg, aeron)
-    a = start_node(a_cfg, aeron)
-    wait_for(lambda: a.agent.link is not None and a.agent.link.live, what="standby live")
+    (a_cfg, a), (b_cfg, b) = live_pair(root, aeron_dir, aeron)
     p = produce(a_cfg, aeron, 3000)
     wait_for(lambda: b.agent.journal.last_seq == a.agent.journal.last_seq
              and b.agent.counters.get("processed_seq") == b.agent.journal.last_seq, what="standby caught up")
@@ -102,11 +108,7 @@ def test_no_standby_refuses_new_orders_until_one_catches_up(rig):
 
 def test_injected_divergence_is_detected_at_the_next_digest(rig):
     root, aeron_dir, aeron = rig
-    a_cfg = node_config(root, 1, "primary", aeron_dir)
-    b_cfg = node_config(root, 2, "standby", aeron_dir)
-    b = start_node(b_cfg, aeron)
-    a = start_node(a_cfg, aeron)
-    wait_for(lambda: a.agent.link is not None and a.agent.link.live, what="standby live")
+    (a_cfg, a), (b_cfg, b) = live_pair(root, aeron_dir, aeron)
     produce(a_cfg, aeron, 300, seed=5)
     wait_for(lambda: b.agent.counters.get("processed_seq") == a.agent.journal.last_seq, what="standby")
     assert b.agent.standby.diverged_at == 0
@@ -125,11 +127,7 @@ def test_injected_divergence_is_detected_at_the_next_digest(rig):
 
 def test_promotion_fences_the_old_primary_which_rejoins_as_standby(rig):
     root, aeron_dir, aeron = rig
-    a_cfg = node_config(root, 1, "primary", aeron_dir)
-    b_cfg = node_config(root, 2, "standby", aeron_dir)
-    b = start_node(b_cfg, aeron)
-    a = start_node(a_cfg, aeron)
-    wait_for(lambda: a.agent.link is not None and a.agent.link.live, what="standby live")
+    (a_cfg, a), (b_cfg, b) = live_pair(root, aeron_dir, aeron)
     produce(a_cfg, aeron, 500, seed=7)
     wait_for(lambda: b.agent.journal.last_seq == a.agent.journal.last_seq, what="standby")
     fork = a.agent.journal.last_seq
