@@ -14,7 +14,11 @@ Checks: node 1 accepted no new order while not replicated (no split brain on new
 risk); only epoch 2 wrote after the fork and both journals end byte-identical; every
 journal verifies; a replay of the final journal reaches node 2's state digest.
 
-Needs root and `ip netns` (skipped otherwise). A soak test: `make soak`.
+A second test cuts the link only briefly (past the ack timeout, short of promotion):
+replication should come back by itself. It does not today, so it is marked xfail
+(strict: it turns red once the product is fixed, to drop the marker).
+
+Needs root and `ip netns` (skipped otherwise). Soak tests: `make soak`.
 
 The file is also the client flow's program: ``python test_partition.py flow ...``
 runs ``PacedFlow`` in the namespace it is started in, until SIGTERM.
@@ -54,6 +58,12 @@ PY = sys.executable
 ADDR = {1: "10.77.0.1", 2: "10.77.0.2"}
 PORT = 40123
 FLOW_RATE = 3000          # client commands per second of the flow against node 1
+# Node 1 gives up on a silent standby (journals REPLICATION DOWN, refuses new orders)
+# before node 2 gives up on a silent primary and promotes itself. The ack timeout is the
+# product default, chosen above a standby's longest pause: a standby paused past it
+# never rejoins (see test_short_blip_...), so a shorter one makes this test flaky.
+ACK_TIMEOUT_MS = 1000
+PROMOTE_AFTER_MS = 1500
 SOURCE_A, SOURCE_B = 1, 11  # flow A uses sources 1..3 (client, venue, admin), flow B 11..13
 
 _unique = itertools.count()
@@ -236,8 +246,7 @@ def write_configs(root: Path) -> dict[int, Path]:
             "enabled": True, "role": "primary" if n == 1 else "standby",
             "listen_channel": f"aeron:udp?endpoint={ADDR[n]}:{PORT}",
             "peer_channel": f"aeron:udp?endpoint={ADDR[peer]}:{PORT}",
-            "ack_timeout_ms": 300,     # node 1 gives up on its standby ...
-            "promote_after_ms": 500,   # ... before node 2 gives up on its primary
+            "ack_timeout_ms": ACK_TIMEOUT_MS, "promote_after_ms": PROMOTE_AFTER_MS,
         }
         paths[n] = root / f"node{n}.toml"
         paths[n].write_text(_toml(o))
@@ -255,8 +264,10 @@ def live(cfg, standby: int) -> bool:
 
 
 def driver_up(cfg) -> bool:
+    # The driver refreshes its CnC heartbeat about once a second: a much shorter maximum
+    # age would catch it only now and then.
     d = Path(cfg["aeron"]["dir"])
-    return (d / "cnc.dat").exists() and pyaeron.is_driver_active(str(d), 100)
+    return (d / "cnc.dat").exists() and pyaeron.is_driver_active(str(d), 5_000)
 
 
 def all_records(path: Path, dtype=records.RAW_COMMAND) -> np.ndarray:
@@ -272,35 +283,53 @@ def admin_markers(recs: np.ndarray, action: int) -> np.ndarray:
     return adm[(hdr["type"] == records.ADMIN) & (hdr["source_id"] == 0) & (adm["action"] == action)]
 
 
-# --------------------------------------------------------------------------- the test
+class Pair:
+    """Both hosts up: media drivers, node 1 primary, node 2 standby (live over UDP), and
+    client flow A running against node 1 until told to stop."""
+
+    def __init__(self, lab: Lab):
+        root = lab.root
+        self.paths = write_configs(root)
+        self.cfg = {n: config_mod.load(p) for n, p in self.paths.items()}
+        self.jin = {n: Path(self.cfg[n]["journal"]["dir"]) for n in (1, 2)}
+        self.jout = {n: Path(str(self.jin[n]) + "-out") for n in (1, 2)}
+        self.drivers = {n: lab.spawn(f"driver{n}", n, "-m", "tandem.cli", "driver", "--config",
+                                     str(self.paths[n])) for n in (1, 2)}
+        lab.wait("both media drivers up", lambda: all(driver_up(self.cfg[n]) for n in (1, 2)), 30,
+                 watch=self.drivers.values())
+        self.node2 = self.sequencer(lab, 2, "standby", "node2")
+        self.node1 = self.sequencer(lab, 1, "primary", "node1")
+        lab.wait("node 2 follows node 1 over UDP (replication live)", lambda: live(self.cfg[1], 2), 60,
+                 watch=(self.node1, self.node2))
+        # Flow A runs on host A (IPC to node 1) until SIGTERM, then writes what it saw.
+        self.flow_out = root / "flowA.json"
+        self.flow_a = lab.spawn("flowA", 1, str(HERE), "flow", str(self.paths[1]), str(self.flow_out),
+                                str(FLOW_RATE))
+        lab.wait("node 2 has journaled 5,000 inputs of the flow",
+                 lambda: self.counters(2).get("last_seq", 0) >= 5_000, 60,
+                 watch=(self.node1, self.node2, self.flow_a))
+
+    def sequencer(self, lab: Lab, n: int, role: str, name: str) -> subprocess.Popen:
+        return lab.spawn(name, n, "-m", "tandem.cli", "sequencer", "--config", str(self.paths[n]),
+                         "--role", role)
+
+    def counters(self, n: int) -> dict:
+        return counters(self.cfg[n])
+
+    def flow_result(self) -> tuple[dict, np.ndarray]:
+        return json.loads(self.flow_out.read_text()), np.load(self.flow_out.with_suffix(".acks.npy"))
+
+
+# --------------------------------------------------------------------------- the tests
 # 1 s; past Aeron's publication connection timeout (5 s: the nodes' publications to each
 # other report "not connected"); past its image liveness timeout (10 s: the receivers drop
 # the other node's images, so the heal needs a fresh setup handshake).
 @pytest.mark.parametrize("partition_s", [1.0, 6.0, 12.0])
 def test_partition_fences_the_isolated_primary_and_it_rejoins(lab, partition_s):
     root = lab.root
-    paths = write_configs(root)
-    cfg = {n: config_mod.load(p) for n, p in paths.items()}
-    jin = {n: Path(cfg[n]["journal"]["dir"]) for n in (1, 2)}
-    jout = {n: Path(str(jin[n]) + "-out") for n in (1, 2)}
-
-    # ---- two hosts, each with its media driver; node 1 primary, node 2 standby
-    drivers = {n: lab.spawn(f"driver{n}", n, "-m", "tandem.cli", "driver", "--config", str(paths[n]))
-               for n in (1, 2)}
-    lab.wait("both media drivers up", lambda: all(driver_up(cfg[n]) for n in (1, 2)), 30,
-             watch=drivers.values())
-    node2 = lab.spawn("node2", 2, "-m", "tandem.cli", "sequencer", "--config", str(paths[2]),
-                      "--role", "standby")
-    node1 = lab.spawn("node1", 1, "-m", "tandem.cli", "sequencer", "--config", str(paths[1]),
-                      "--role", "primary")
-    lab.wait("node 2 follows node 1 over UDP (replication live)", lambda: live(cfg[1], 2), 60,
-             watch=(node1, node2))
-
-    # ---- client flow A against node 1, on host A, until told to stop
-    flow_out = root / "flowA.json"
-    flow_a = lab.spawn("flowA", 1, str(HERE), "flow", str(paths[1]), str(flow_out), str(FLOW_RATE))
-    lab.wait("node 2 has journaled 5,000 inputs of the flow",
-             lambda: counters(cfg[2]).get("last_seq", 0) >= 5_000, 60, watch=(node1, node2, flow_a))
+    pair = Pair(lab)
+    paths, cfg, jin, jout = pair.paths, pair.cfg, pair.jin, pair.jout
+    node1, node2, flow_a, drivers = pair.node1, pair.node2, pair.flow_a, pair.drivers
 
     # ---- partition
     cut_ns, cut = time.time_ns(), time.monotonic()
@@ -338,8 +367,7 @@ def test_partition_fences_the_isolated_primary_and_it_rejoins(lab, partition_s):
     assert node1.returncode == 3, f"node 1 should exit with 3 (fenced)\n{lab.log_tail('node1')}"
     assert counters(cfg[2])["role"] == 1, "node 2 must stay primary"
     assert lab.stop(flow_a) == [0], f"flow A failed\n{lab.log_tail('flowA')}"
-    flow = json.loads(flow_out.read_text())
-    acks = np.load(flow_out.with_suffix(".acks.npy"))
+    flow, acks = pair.flow_result()
     lab.say(f"flow A: {flow}")
 
     # Node 1's journals as the isolated primary left them (the rejoin cuts them back).
@@ -348,8 +376,7 @@ def test_partition_fences_the_isolated_primary_and_it_rejoins(lab, partition_s):
     shutil.copytree(jout[1], fenced["out"])
 
     # ---- rejoin: node 1 as standby of node 2
-    node1b = lab.spawn("node1-standby", 1, "-m", "tandem.cli", "sequencer", "--config", str(paths[1]),
-                       "--role", "standby")
+    node1b = pair.sequencer(lab, 1, "standby", "node1-standby")
     rejoin = time.monotonic()
 
     def caught_up():
@@ -466,6 +493,40 @@ def test_partition_fences_the_isolated_primary_and_it_rejoins(lab, partition_s):
         f"flow B saw digest {fb['digest']} at seq {fb['final_seq']}, a replay reaches {rb.digest}"
     lab.say("all checks passed")
 
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "product bug: a standby that the primary dropped after an ack timeout never rejoins while "
+    "the primary stays up. The primary refuses its ACK keepalives (from a node that has not "
+    "joined) and sends nothing to answer; the primary's heartbeats, addressed to no standby, "
+    "still reset the standby's silence timer, so it neither says HELLO again nor promotes. "
+    "Replication stays down and the primary refuses new orders for good."))
+def test_short_blip_replication_recovers(lab):
+    """A blip longer than the ack timeout but shorter than promote_after_ms: node 1 journals
+    REPLICATION DOWN and node 2 stays standby. Once the link is back node 2 must catch up,
+    node 1 journal REPLICATION UP and accept new orders again."""
+    pair = Pair(lab)
+    procs = (pair.node1, pair.node2, pair.flow_a)
+    cut = time.monotonic()
+    lab.link(up=False)
+    lab.wait("node 1 journals REPLICATION DOWN", lambda: pair.counters(1)["replication_down"] == 1, 15,
+             watch=procs)
+    lab.link(up=True)
+    lab.say(f"link healed {time.monotonic() - cut:.2f}s after the cut")
+    c2 = pair.counters(2)
+    assert (c2["role"], c2["epoch"]) == (2, 1), f"node 2 promoted: the blip outlasted promote_after_ms ({c2})"
+    lab.wait("node 1 has its standby back (REPLICATION UP, live, standby node 2)",
+             lambda: live(pair.cfg[1], 2) and pair.counters(1)["replication_down"] == 0, 20, watch=procs)
+    lab.wait("node 2 catches up with node 1",
+             lambda: pair.counters(2)["last_seq"] == pair.counters(1)["last_seq"], 30, watch=procs)
+    assert lab.stop(pair.flow_a) == [0], f"flow A failed\n{lab.log_tail('flowA')}"
+    assert lab.stop(pair.node1, pair.node2) == [0, 0], f"clean shutdown expected\n{lab.logs()}"
+    j1, j2 = all_records(pair.jin[1]), all_records(pair.jin[2])
+    assert j1.tobytes() == j2.tobytes(), "node 1's and node 2's journals differ"
+    ups = admin_markers(j1, records.ADMIN_REPLICATION)
+    up = ups[ups["v0"] == records.REPLICATION_UP][-1]
+    flow, acks = pair.flow_result()
+    assert (acks[:, 0] > up["seq"]).any(), f"flow A had no order accepted after REPLICATION UP (seq {up['seq']})"
 
 if __name__ == "__main__" and sys.argv[1:2] == ["flow"]:
     flow_main(*sys.argv[2:])
