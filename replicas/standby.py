@@ -60,7 +60,8 @@ class StandbyLink:
         self.primary_end = 0        # its journal's end in its last heartbeat
         self.live = False           # its last heartbeat counted us as a live standby
         self.start: tuple[int, bytes] | None = None  # (keep up to seq, params) to act on
-        self.hello_id = (time.time_ns() & 0xFFFFFFFF) << 32  # distinct from a previous incarnation's
+        # START must echo the id of our current join attempt; the base differs per incarnation.
+        self.hello_id = (time.time_ns() & 0xFFFFFFFF) << 32
         self.next_keepalive = 0.0
         self.primary_digests: dict[int, int] = {}
         self.own_digests: dict[int, int] = {}
@@ -82,8 +83,8 @@ class StandbyLink:
         for msg in self.ack_sub.poll():
             h, payload = self._decode(msg)
             if h is not None and h["kind"] == P.START and h["target"] == self.node_id:
-                if h["value"] != self.hello_id:
-                    continue  # an answer to an earlier hello (ours or a previous incarnation's)
+                if self.following or h["value"] != self.hello_id:
+                    continue  # joined already, or an answer to a hello of an earlier join attempt
                 if h["epoch"] >= self.epoch:
                     self._started(h, payload, now)
                     return out  # the agent cuts its journal to the START's seq before more data
@@ -123,7 +124,6 @@ class StandbyLink:
             if self.following:
                 self._send_ack(P.ACK, seq_hi=last_seq)
             else:
-                self.hello_id += 1  # START must echo it: only the answer to this hello counts
                 self._send_ack(P.HELLO, seq_hi=last_seq, value=self.hello_id)
         return out
 
@@ -175,6 +175,7 @@ class StandbyLink:
     def _rejoin(self):
         self.following = 0
         self.live = False
+        self.hello_id += 1  # answers to earlier hellos no longer count
         self.next_keepalive = 0.0  # hello at once
 
     def _started(self, h, payload, now):

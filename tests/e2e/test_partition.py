@@ -254,8 +254,13 @@ def write_configs(root: Path) -> dict[int, Path]:
 
 
 def counters(cfg) -> dict:
+    """A node's counters, {} until its process has created the file (for a moment it
+    exists but is still empty, which a memmap refuses)."""
     path = Path(cfg["run_dir"]) / "sequencer.counters"
-    return Counters(path, SEQUENCER, create=False).snapshot() if path.exists() else {}
+    try:
+        return Counters(path, SEQUENCER, create=False).snapshot()
+    except (FileNotFoundError, ValueError):
+        return {}
 
 
 def live(cfg, standby: int) -> bool:
