@@ -127,6 +127,8 @@ class PrimaryLink:
             self._welcome(node, int(h["epoch"]), int(h["seq_hi"]), int(h["value"]), now)
         elif h["epoch"] != self.epoch or node != self.standby:
             self.refused += 1  # an ack of another epoch, or of a standby that has not joined
+            if kind == P.ACK:  # it thinks it follows us (we dropped it, or restarted): hello again
+                self.ack_pub.offer(self._msg(P.REJOIN, target=node))
         elif kind == P.ACK:
             if h["seq_hi"] > self.acked:
                 self.acked = int(h["seq_hi"])

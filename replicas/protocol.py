@@ -14,6 +14,8 @@ primary → standby (data stream)      standby → primary (ack stream)
   START     answer to HELLO: keep your
             journal up to seq_lo, then
             follow; payload = LogicParams JSON
+  REJOIN    "you are not my standby (any
+            more): say hello" (ack stream)
 operator tool → node (control stream)
   PROMOTE   node_id = the node to promote; payload = operator token
 """
@@ -41,10 +43,10 @@ HEADER = np.dtype([
 HEADER_SIZE = HEADER.itemsize
 assert HEADER_SIZE == 64
 
-DATA, HEARTBEAT, DIGEST, START = 1, 2, 3, 4
+DATA, HEARTBEAT, DIGEST, START, REJOIN = 1, 2, 3, 4, 5
 HELLO, ACK, DIVERGED, FENCED = 10, 11, 12, 13
 PROMOTE = 20
-KIND_NAMES = {DATA: "DATA", HEARTBEAT: "HEARTBEAT", DIGEST: "DIGEST", START: "START",
+KIND_NAMES = {DATA: "DATA", HEARTBEAT: "HEARTBEAT", DIGEST: "DIGEST", START: "START", REJOIN: "REJOIN",
               HELLO: "HELLO", ACK: "ACK", DIVERGED: "DIVERGED", FENCED: "FENCED",
               PROMOTE: "PROMOTE"}
 

@@ -82,6 +82,12 @@ class StandbyLink:
         out = []
         for msg in self.ack_sub.poll():
             h, payload = self._decode(msg)
+            if (h is not None and h["kind"] == P.REJOIN and h["target"] == self.node_id and self.following
+                    and h["node_id"] == self.primary and h["value2"] == self.incarnation):
+                log.warning("primary node %d no longer counts this node as its standby: joining again",
+                            self.primary)
+                self._rejoin()
+                continue
             if h is not None and h["kind"] == P.START and h["target"] == self.node_id:
                 if self.following or h["value"] != self.hello_id:
                     continue  # joined already, or an answer to a hello of an earlier join attempt

@@ -33,7 +33,7 @@ from replicas.standby import StandbyLink
 from sequencer import records
 from sequencer.intake import admit, update_source_seq
 from sequencer.replay import LogicParams, restore, snapshot_arrays, write_params
-from sequencer.state import S_LAST_SEQ
+from sequencer.state import S_LAST_SEQ, S_REPL_DOWN_SEQ
 from tandem import topology
 from tandem.agent import Agent
 from tandem.counters import SEQUENCER, Counters
@@ -107,24 +107,27 @@ class SequencerAgent(Agent):
         log.info("%s node %d started at seq %d (state from snapshot seq %d, epoch %d)", self.node_role,
                  self.node_id, self.journal.last_seq, self.restored_from, self.logic.state.epoch)
 
-    def _open_journals(self):
+    def _writer(self, kind: str) -> JournalWriter:
         j = self.cfg["journal"]
         key = Path(j["seal_key_file"]).read_bytes() if j["seal_key_file"] else None
-        common = dict(segment_bytes=j["segment_mb"] << 20, fsync=j["fsync"],
-                      index_every=j["index_every"], seal_key=key)
-        self.journal = JournalWriter(self.in_dir, kind="input", record_size=records.COMMAND_SIZE, **common)
-        self.recovery = self.journal.open()
-        if self.recovery.truncated_bytes:
-            log.warning("journal recovery: %s", self.recovery.message)
-        self.out_journal = JournalWriter(self.out_dir, kind="output", record_size=records.EVENT_SIZE, **common)
+        path, size = (self.in_dir, records.COMMAND_SIZE) if kind == "input" else (self.out_dir, records.EVENT_SIZE)
+        w = JournalWriter(path, kind=kind, record_size=size, segment_bytes=j["segment_mb"] << 20,
+                          fsync=j["fsync"], index_every=j["index_every"], seal_key=key)
+        report = w.open()
+        if report.truncated_bytes:
+            log.warning("%s journal recovery: %s", kind, report.message)
+        if kind == "input":
+            self.recovery = report
+        return w
+
+    def _open_journals(self):
+        self.journal = self._writer("input")
         try:
-            out_recovery = self.out_journal.open()
+            self.out_journal = self._writer("output")
         except BaseException:
             self.journal.close(seal=False)
             raise
-        if out_recovery.truncated_bytes:
-            log.warning("output journal recovery: %s", out_recovery.message)
-        self.last_ts = self.journal.last_ts
+        self.last_ts = max(getattr(self, "last_ts", 0), self.journal.last_ts)
 
     def _close_journals(self, seal: bool):
         self.journal.close(seal=seal)
@@ -182,6 +185,10 @@ class SequencerAgent(Agent):
             first = state.epoch_first_seq(standby_epoch + 1)
             if first:
                 keep = min(keep, first - 1)
+        if state.replication_down:
+            # Nothing from the down marker on was replicated; what a standby holds there is
+            # a batch we took back and sequenced again.
+            keep = min(keep, int(state.scalars[S_REPL_DOWN_SEQ]) - 1)
         return keep
 
     # ---------------------------------------------------------------- markers
@@ -251,18 +258,39 @@ class SequencerAgent(Agent):
             if link.fenced_by:
                 return  # journaled, never processed: a rejoin as standby cuts it off
             if not acked:
-                # The batch in flight when the standby went is processed after the timeout,
-                # then the marker: the alert names its first seq as not replicated.
-                marker = self._down_marker(self.policy, records.WHY_ACK_TIMEOUT)
-                marker.view(records.Admin)["v2"] = records.header(batch)["seq"][0]
-                self._stamp(marker)
-                self.journal.append(marker)
-                batch = np.concatenate([batch, marker])
+                batch = self._resequence_after_down(batch)
         self._process(batch)
         c = self.counters
         c.add("inputs_journaled", len(batch))
         c.add("batches")
         c.set("last_seq", self.journal.last_seq)
+
+    def _resequence_after_down(self, batch: np.ndarray) -> np.ndarray:
+        """The standby did not ack ``batch``: nobody has seen it processed, so take it back
+        out of the journal (kept in truncated-<seq>.bin) and sequence it again behind a
+        REPLICATION DOWN marker, so the policy applies to it too: under require_ack no new
+        order is accepted without a second copy. A standby that did journal the first
+        version is cut back to before the marker when it rejoins (see _match_point)."""
+        hdr = records.header(batch)
+        first = int(hdr["seq"][0])
+        self._snapshot_written()
+        self.journal.close(seal=False)
+        truncate(self.in_dir, first - 1)
+        self.journal = self._writer("input")
+        numbered = hdr["source_seq"] > 0
+        for source in np.unique(hdr["source_id"][numbered]).tolist():  # de-duplication table back too
+            mine = numbered & (hdr["source_id"] == source)
+            self.source_seq[source] = hdr["source_seq"][mine].min() - 1
+        admin = batch.view(records.Admin)
+        # An UP marker in the batch never took effect; the new DOWN marker supersedes it.
+        keep = ~((hdr["type"] == records.ADMIN) & (admin["action"] == records.ADMIN_REPLICATION))
+        again = np.concatenate([self._down_marker(self.policy, records.WHY_ACK_TIMEOUT), batch[keep]])
+        self._stamp(again)
+        self.journal.append(again)
+        update_source_seq(self.source_seq, again)
+        log.error("replication lost: seq %d..%d sequenced again after a REPLICATION DOWN marker",
+                  first, self.journal.last_seq)
+        return again
 
     def _stamp(self, batch: np.ndarray):
         hdr = records.header(batch)

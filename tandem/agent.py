@@ -55,9 +55,9 @@ class AgentRunner:
         if handle_signals:
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
+        self.running = True  # before on_start: a SIGTERM during start-up must still stop us
         for a in self.agents:
             a.on_start()
-        self.running = True
         try:
             while self.running:
                 work = 0

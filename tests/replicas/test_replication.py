@@ -151,3 +151,48 @@ def test_promotion_fences_the_old_primary_which_rejoins_as_standby(rig):
     a2.stop()
     b.stop()
     same_journals(a_cfg, b_cfg)
+
+
+def test_unacked_batch_is_sequenced_again_behind_the_down_marker_and_the_standby_cut_back(rig):
+    """The standby journals a batch but its acks are lost: the primary takes the batch back,
+    sequences it again after REPLICATION DOWN (so its new orders are refused), and when the
+    standby's acks come back it is told to rejoin, its copy of the old batch is cut off,
+    and it catches up to an identical journal."""
+    root, aeron_dir, aeron = rig
+    a_cfg = node_config(root, 1, "primary", aeron_dir, ack_timeout_ms=300)
+    b_cfg = node_config(root, 2, "standby", aeron_dir, ack_timeout_ms=300)
+    b = start_node(b_cfg, aeron)
+    a = start_node(a_cfg, aeron)
+    wait_for(lambda: a.agent.link is not None and a.agent.link.live, what="standby live")
+    produce(a_cfg, aeron, 200, seed=9)
+    sb = b.agent.standby
+    send = sb._send_ack
+    sb._send_ack = lambda kind, **kw: None if kind == P.ACK else send(kind, **kw)  # acks lost
+    before = a.agent.journal.last_seq
+    p = ProducerAgent(a_cfg, commands=50, seed=10, clients=8, symbols=16, chunk=50, aeron=aeron, source_id=11)
+    p.resend_after_s = 0.5
+    runner = AgentRunner([p], idle="backoff")
+    deadline = time.monotonic() + 30
+    runner.run(until=lambda: a.agent.logic.state.replication_down or time.monotonic() > deadline,
+               handle_signals=False)
+    assert a.agent.logic.state.replication_down
+    wait_for(lambda: b.agent.journal.last_seq > before, what="standby journaled the unacked batch")
+    sb._send_ack = send  # acks flow again: the primary has dropped this standby and says REJOIN
+    runner.run(until=lambda: p.done or time.monotonic() > deadline, handle_signals=False)
+    assert p.done
+    wait_for(lambda: not a.agent.logic.state.replication_down, what="standby back, replication up")
+    wait_for(lambda: b.agent.counters.get("processed_seq") == a.agent.journal.last_seq, what="caught up")
+    assert b.agent.logic.state.digest() == a.agent.logic.state.digest()
+    out = all_records(journals(a_cfg)[1])
+    er = out.view(records.ExecReport)
+    down = alerts(journals(a_cfg)[1], records.REASON_REPLICATION_DOWN)
+    assert len(down) == 1 and down["a"][0] == before + 1  # the marker took the batch's first seq
+    new_after = (er["type"] == records.EXEC_REPORT) & (er["seq"] > before) & (er["source_id"] == 11) \
+        & (er["exec_type"] == records.EXEC_PENDING_NEW)
+    up_seq = alerts(journals(a_cfg)[1], records.REASON_REPLICATION_UP)["seq"][0]
+    assert not (new_after & (er["seq"] < up_seq)).any(), "a new order was accepted while not replicated"
+    assert (topology.input_journal_dir(a_cfg) / f"truncated-{before}.bin").exists()
+    assert (topology.input_journal_dir(b_cfg) / f"truncated-{before}.bin").exists()
+    b.stop()
+    a.stop()
+    same_journals(a_cfg, b_cfg)
