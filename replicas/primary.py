@@ -55,6 +55,7 @@ class PrimaryLink:
         self.live = False         # caught up: batches are sent as sequenced and awaited
         self.ever_live = False    # a standby was live once (so losing it is an ack timeout)
         self.last_heard = 0.0
+        self.last_poll = clock()
         self.last_progress = 0.0  # when the standby's ack last advanced
         self.next_heartbeat = 0.0
         self.fenced_by = 0        # a newer epoch heard of: this node must stop
@@ -72,6 +73,9 @@ class PrimaryLink:
         """Handle acks and hellos, send catch-up and heartbeats. Work done."""
         self.journal_last, self.processed = journal_last, processed
         now = self.clock()
+        if now - self.last_poll > self.heartbeat:
+            self.last_heard += now - self.last_poll  # the standby's silence counts only while we listen
+        self.last_poll = now
         work = 0
         for msg in self.data_sub.poll():
             work += self._on_data_stream(msg)

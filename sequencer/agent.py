@@ -96,6 +96,9 @@ class SequencerAgent(Agent):
             raise
         self.counters = Counters(Path(self.cfg["run_dir"]) / "sequencer.counters", SEQUENCER, create=True)
         self._restore_state()
+        # Load the compiled kernels now: a first call takes ~0.25 s (more on a busy host),
+        # which a standby must not spend while its primary awaits an ack.
+        self.logic.apply(records.new_commands(0))
         if self.own_aeron:
             self.aeron = topology.connect(self.cfg)
         self.started = time.monotonic()

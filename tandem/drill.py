@@ -41,6 +41,7 @@ from tandem.producer import ProducerAgent
 
 RTO_GOAL_MS = 1000
 RTO_LIMIT_MS = 30_000  # the seed's recovery time objective: a check, not a goal
+PROMOTION_LIMIT_S = 20  # the drill gives up (and says so) if the standby has not promoted by then
 
 
 class DrillProducer(ProducerAgent):
@@ -71,7 +72,8 @@ class DrillProducer(ProducerAgent):
                 self.t_accept = time.monotonic()
 
     def acked_orders(self) -> np.ndarray:
-        return np.concatenate(self.acks) if self.acks else np.zeros((0, 3), np.uint64)
+        """Distinct (seq, source id, source seq) of every acknowledgement seen (re-sent ones once)."""
+        return np.unique(np.concatenate(self.acks), axis=0) if self.acks else np.zeros((0, 3), np.uint64)
 
 
 def write_node_configs(root: Path, extra: dict | None = None) -> list[Path]:
@@ -180,6 +182,10 @@ def run(root="var/drill", commands=20_000, kill_at=None, seed=7, quiet=False, pr
         killed_wall_ns = [0]
 
         def kill_point():
+            if producer.t_kill is not None and time.monotonic() - producer.t_kill > PROMOTION_LIMIT_S \
+                    and nodes.counters(2).get("role") != 1:
+                raise RuntimeError(f"node 2 did not promote itself within {PROMOTION_LIMIT_S}s of the kill; "
+                                   f"see {root / 'processes.log'}")
             if producer.t_kill is None and nodes.counters(1).get("inputs_journaled", 0) >= kill_at:
                 nodes.procs[1].send_signal(signal.SIGKILL)
                 producer.t_kill, killed_wall_ns[0] = time.monotonic(), time.time_ns()

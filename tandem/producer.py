@@ -144,11 +144,15 @@ class ProducerAgent(Agent):
             self.resends += n
             log.warning("%s: re-sending %d unconfirmed commands", why, n)
         work += self.pub.flush()
-        events = self.cursor.fresh(self.sub.poll().view(records.RAW_EVENT))
-        if len(events):
-            work += len(events)
-            self.events_seen += len(events)
-            self._confirm(events)
+        received = self.sub.poll().view(records.RAW_EVENT)
+        if len(received):
+            work += len(received)
+            self.events_seen += len(received)
+            # Confirmation is idempotent, so re-sent outputs confirm too: a live stream may
+            # have skipped events (a reader not keeping up), and a new primary's re-sent
+            # range then holds the only copy this producer sees.
+            self._confirm(received)
+            events = self.cursor.fresh(received)
             # After the final digest request the stand-in venue falls silent, so that
             # request stays the journal's last input.
             replies = self.gen.venue_responses(events) if not self.digest_requested else events[:0]
