@@ -57,6 +57,7 @@ class PrimaryLink:
         self.last_heard = 0.0
         self.last_poll = clock()
         self.last_progress = 0.0  # when the standby's ack last advanced
+        self.standby_pause_until = 0.0  # the standby announced it stops acking until then
         self.next_heartbeat = 0.0
         self.fenced_by = 0        # a newer epoch heard of: this node must stop
         self.diverged: list[tuple[int, int, int]] = []  # (seq, standby digest, primary digest)
@@ -81,7 +82,7 @@ class PrimaryLink:
             work += self._on_data_stream(msg)
         for msg in self.ack_sub.poll():
             work += self._on_ack_stream(msg, now)
-        if self.standby and now - self.last_heard > self.ack_timeout:
+        if self.standby and now - max(self.last_heard, self.standby_pause_until) > self.ack_timeout:
             if self.live or self.sent:
                 log.error("standby node %d silent for %.0f ms: replication lost at seq %d",
                           self.standby, 1000 * (now - self.last_heard), self.acked)
@@ -134,6 +135,8 @@ class PrimaryLink:
             if kind == P.ACK:  # it thinks it follows us (we dropped it, or restarted): hello again
                 self.ack_pub.offer(self._msg(P.REJOIN, target=node))
         elif kind == P.ACK:
+            if h["seq_lo"]:  # the standby announces a pause (a snapshot copy): no silence until after it
+                self.standby_pause_until = now + int(h["seq_lo"]) / 1000
             if h["seq_hi"] > self.acked:
                 self.acked = int(h["seq_hi"])
                 self.last_progress = now
@@ -198,7 +201,7 @@ class PrimaryLink:
         while self.acked < seq:
             if self.fenced_by:
                 return False
-            if self.clock() > deadline:
+            if self.clock() > max(deadline, self.standby_pause_until + self.ack_timeout):
                 if self.standby:
                     log.error("standby node %d did not ack seq %d within %.0f ms", self.standby, seq,
                               1000 * self.ack_timeout)
@@ -207,6 +210,13 @@ class PrimaryLink:
             if not self.poll(max(self.journal_last, seq), self.processed):
                 idle()
         return True
+
+    def announce_pause(self, ms: int) -> None:
+        """We are about to stop polling for up to ``ms`` (a snapshot copy): the standby must
+        not take that silence for our death."""
+        # Waits a little if the stream is back-pressured: a lost announcement is a false failover.
+        self.data_pub.send(self._msg(P.HEARTBEAT, target=self.standby if self.live else 0,
+                                     seq_hi=self.journal_last, value=self.processed, seq_lo=ms), 0.2)
 
     def send_digests(self, events: np.ndarray) -> None:
         """Our StateDigest events, for the standby to compare with its own."""

@@ -9,7 +9,8 @@ primary → standby (data stream)      standby → primary (ack stream)
   DATA      records seq_lo..seq_hi      HELLO     "I hold up to seq_hi, last in epoch";
                                                   value = hello id (START echoes it)
   HEARTBEAT seq_hi=journal end,         ACK       durable through seq_hi (also a keepalive)
-            value=processed seq         DIVERGED  digests differ at seq_lo
+            value=processed seq,                  seq_lo = a pause announced, ms
+            seq_lo = a pause announced, ms  DIVERGED  digests differ at seq_lo
   DIGEST    digest (value) at seq_lo    FENCED    "your epoch is older than mine"
   START     answer to HELLO: keep your
             journal up to seq_lo, then

@@ -160,6 +160,8 @@ class StandbyLink:
             return None
         self.last_primary = now
         if kind == P.HEARTBEAT:
+            if h["seq_lo"]:  # the primary announces a pause: its silence counts from the end of it
+                self.last_primary = now + int(h["seq_lo"]) / 1000
             self.primary_processed = int(h["value"])
             self.primary_end = int(h["seq_hi"])
             self.live = h["target"] == self.node_id
@@ -195,6 +197,11 @@ class StandbyLink:
     def take_start(self):
         s, self.start = self.start, None
         return s
+
+    def announce_pause(self, ms: int, seq: int) -> None:
+        """We are about to stop polling for up to ``ms`` (a snapshot copy)."""
+        if self.following:
+            self._send_ack(P.ACK, seq_hi=seq, seq_lo=ms)
 
     def ack(self, seq: int) -> None:
         """The journal holds everything up to ``seq``."""

@@ -51,6 +51,7 @@ def _asks_for_snapshot(batch) -> bool:
 POLICIES = {"require_ack": records.POLICY_REJECT_NEW, "degrade": records.POLICY_DEGRADE}
 ROLE_CODES = {"stopped": 0, "primary": 1, "standby": 2, "fenced": 3}
 ROLE_NAMES = {v: k for k, v in ROLE_CODES.items()}
+SNAPSHOT_PAUSE_MS = 3000  # announced to the other node before a snapshot copy
 
 
 class SequencerAgent(Agent):
@@ -439,6 +440,12 @@ class SequencerAgent(Agent):
         hundreds of MB takes long enough that a standby waiting on it would miss its
         ack deadline, and a primary would stall its clients."""
         seq = int(self.logic.state.scalars[S_LAST_SEQ])
+        # The copy below stops this duty cycle for a while (~0.2 s per 100 MB, more on a busy
+        # host): the other node must not take the silence for a failure.
+        if self.link is not None:
+            self.link.announce_pause(SNAPSHOT_PAUSE_MS)
+        if self.standby is not None:
+            self.standby.announce_pause(SNAPSHOT_PAUSE_MS, self.journal.last_seq)
         digest = self.logic.state.digest()
         arrays = {k: v.copy() for k, v in snapshot_arrays(self.logic.state, self.source_seq).items()}
         self._snapshot_written()  # one save at a time

@@ -52,7 +52,8 @@ DEFAULTS = {
         "ack_timeout_ms": 1000,      # a batch's ack is awaited this long, then replication is down
                                      # (above a standby's longest pause, e.g. a snapshot copy)
         "heartbeat_ms": 50,          # heartbeats and keepalive acks
-        "promote_after_ms": 600,     # standby promotes itself after this long without the primary (0: never)
+        "promote_after_ms": 1500,    # standby promotes itself after this long without the primary (0: never);
+                                     # above the primary's longest unannounced pause
         "resend_margin": 1000,       # on promotion, outputs are re-sent from this many inputs before
                                      # the old primary's last reported position
         "operator_token_file": "",   # operator credential for `tandem failover promote`
