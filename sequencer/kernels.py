@@ -1,4 +1,9 @@
-"""Numba kernels: the order state machine, pre-trade checks, positions and cash.
+"""Numba kernels: the business logic's entry point and the order state machine.
+
+The stages live one per module and are inlined here: ``risk`` (pre-trade checks, kill
+switch), ``positions`` (fills, P&L, what open orders hold), ``router`` (SOR child
+orders), ``algos`` (TWAP/VWAP on Timer ticks), ``orders`` (parent/child roll-up) and
+``book`` (L3 market-data books); ``kernel_base`` has the views and event writers.
 
 ``process_batch`` applies inputs ``[start, end)`` of a command batch to the state
 arrays and writes the resulting events; it is a pure function of (state, inputs).
@@ -21,8 +26,19 @@ which request, ``prev_status`` the status to go back to). Decisions worth knowin
 - The ClOrdID of every accepted order, cancel and replace request is registered, so
   it can be named as OrigClOrdID later and is never reused by that client that day.
   The ClOrdIDs of rejected new orders are not registered (there is no order to find).
-- Market orders are stored with price 0 and valued at the symbol's reference price
-  for the notional check.
+- Market orders are stored with price 0 and valued at the symbol's mark (book mid, else
+  reference price) for the notional, exposure and buying-power checks.
+- Routed and algo orders (NewOrder.strategy) are parents: PENDING_NEW until their first
+  child is acknowledged (an algo is NEW at once), fills reported on the parent, and a
+  cancel fans out to the live children. Replace of a parent is refused
+  (REASON_ROUTED_REPLACE): cancel and re-enter.
+- Operator actions: ADMIN_KILL switches (global, new orders, symbol, client, venue) and
+  ADMIN_CANCEL_ALL for a scope; a cancel-all writes a PENDING_CANCEL report per order and
+  the venue cancels (an alert sums it up).
+- Timer ticks (TIMER_TICK, injected by the sequencer) work the algos and sweep margin:
+  a client whose equity falls below maintenance gets one MARGIN_CALL alert per breach.
+- A pending replace holds its old quantity for the risk checks until the venue
+  confirms it.
 - avg_px = fill notional / cum, rounded half up.
 - A CancelReject for NOT_OWNER carries no order id or status (not the asker's order).
 - A venue message that does not fit (unknown order, finished order, overfill, wrong
@@ -33,9 +49,13 @@ Compilation: every helper is ``inline="always"`` into ``process_batch`` and ever
 is compiled with ``_nrt=False`` (no Numba reference counting). The kernels only index
 preallocated arrays, and the refcount updates on each array handed between helpers
 cost about half the run time; without NRT any allocation inside a kernel fails to
-compile, which enforces "allocate nothing". ``cache=True`` keys on this file only:
-after changing a constant imported from records.py or state.py, touch this file (or
-clear ``sequencer/__pycache__``) so the cached machine code is rebuilt.
+compile, which enforces "allocate nothing". The Numba cache directory is keyed by the
+source of the whole package (``sequencer/__init__.py``), so an edit to any stage module
+rebuilds the cached machine code.
+
+Bulk inputs: a Timer tick or a cancel-all can write many events. ``process_batch``
+stops before an input whose worst case does not fit the event buffer and returns how
+far it got; ``logic.py`` drains the buffer and calls again.
 """
 
 from __future__ import annotations
@@ -44,398 +64,55 @@ import numpy as np
 from numba import njit
 
 from . import records as R
+from .algos import on_tick, start_algo, tick_events_needed
+from .book import ASK, BID, BK_HEADS, MD_OK, MD_QTY_CLIPPED, book_best, md_apply
+from .kernel_base import (  # noqa: F401  (command_views, event_views, MAX_EVENTS_PER_INPUT: API)
+    ACCOUNT_LEN, ACT_CANCEL, ACT_NEW, ACT_REPLACE, ADMIN, ADMIN_ADD_CLIENT, ADMIN_ADD_SYMBOL,
+    ADMIN_DIGEST, ADMIN_EPOCH, ADMIN_REPLICATION, ADMIN_SET_LIMITS, ADMIN_SNAPSHOT,
+    ADMIN_STANDBY_DIVERGED, CANCEL, C_ACK, C_ADMIN, C_CANCEL, C_CANCELLED, C_FILL, C_MD, C_NEW,
+    C_REPLACE, C_TIMER, C_VREJECT, CLORD_LEN, E_ER, E_TRADE, EX_CANCELED, EX_NEW, EX_PENDING_NEW,
+    EX_PENDING_REPLACE, EX_REJECTED, EX_REPLACED, EX_TRADE, I_ALGOS, I_BOOK_INDEX, I_BOOKS, I_CLIENTS,
+    I_CLORD, I_EPOCHS, I_ORDERS, I_SCALARS, I_SYMBOLS, I_SYMTAB, I_VENUES, INT64_MAX, KIND_CHILD,
+    KIND_DIRECT, KIND_PARENT, MARKET_DATA, MAX_EPOCHS, MAX_EVENTS_PER_INPUT, MAX_LIVE_CHILDREN,
+    MAX_VENUES, NEW_ORDER, ORD_LIMIT, POLICY_REJECT_NEW, REPLACE, RESP_CANCEL, RESP_REPLACE,
+    SESSION_EVENT, SEV_ERROR, SEV_INFO, SEV_WARNING, SIDE_BUY, ST_CANCELED, ST_FILLED, ST_NEW,
+    ST_PARTIAL, ST_PENDING_CANCEL, ST_PENDING_NEW, ST_PENDING_REPLACE, ST_REJECTED, STRATEGY_DIRECT,
+    STRATEGY_TWAP, STRATEGY_VWAP, SYMBOL_LEN, TIMER, TRADE, VENUE_ACK, VENUE_CANCELLED, VENUE_FILL,
+    VENUE_REJECT, _add_overflows, _alert, _bps, _clord_slot, _copy, _is_done, _is_empty,
+    _order_report, _reject_new, _reject_pending, _reject_request, _side_sign, _stamp, _symbol_slot,
+    _venue_cancel, _venue_order, command_views, event_views,
+)
+from .orders import child_acked, child_ended, order_closed, order_done, start_cancel
+from .positions import _book_fill, _client_marks, _hold, _mark, _position_row, _unhold
+from .risk import _count_rate, new_order_checks, replace_checks
+from .router import has_venue, route
 from .state import (
-    MAX_EPOCHS, S_ALERTS, S_CANCEL_REJECTS, S_CLORD_USED, S_EPOCH, S_EVENTS, S_EXEC_ID, S_INPUTS,
-    S_LAST_SEQ, S_LAST_TS, S_ORDER_REJECTS, S_ORDERS, S_REPL_DOWN, S_REPL_DOWN_SEQ, S_REPL_POLICY,
-    S_TRADES,
+    FILL_RATIO_ONE, S_ALGOS, S_BOOKS, S_CLORD_USED, S_EPOCH, S_EVENTS, S_EXEC_ID, S_INPUTS, S_KILL_GLOBAL,
+    S_KILL_NEW, S_LAST_SEQ, S_LAST_TS, S_MD_REJECTED, S_ORDERS, S_REPL_DOWN, S_REPL_DOWN_SEQ,
+    S_REPL_POLICY, S_TRADES,
 )
-
-# Worst case events per input: NewOrder, Cancel, Replace and VenueFill write 2, the
-# rest at most 1. 4 leaves room for later parts (e.g. a fill that also trips a limit).
-MAX_EVENTS_PER_INPUT = 4
-
-COMMAND_VIEW_DTYPES = (
-    R.NewOrder, R.Cancel, R.Replace, R.VenueAck, R.VenueFill, R.VenueCancelled,
-    R.VenueReject, R.MarketData, R.Timer, R.Admin, R.SessionEvent,
-)
-EVENT_VIEW_DTYPES = (R.ExecReport, R.CancelReject, R.VenueOrder, R.VenueCancel, R.Trade, R.Alert)
-
-# Tuple positions of the views (the first command view doubles as the header view).
-C_NEW, C_CANCEL, C_REPLACE, C_ACK, C_FILL, C_CANCELLED, C_VREJECT, C_MD, C_TIMER, C_ADMIN, C_SESSION = range(11)
-E_WORDS, E_ER, E_CR, E_VO, E_VC, E_TRADE, E_ALERT = range(7)
-
-
-def command_views(raw: np.ndarray) -> tuple:
-    """Per-type views of a ``RAW_COMMAND`` buffer, as ``process_batch`` takes them."""
-    return tuple(raw.view(d) for d in COMMAND_VIEW_DTYPES)
-
-
-def event_views(raw: np.ndarray) -> tuple:
-    """Views of a ``RAW_EVENT`` buffer: u8 words (to zero a slot) then per-type views."""
-    words = raw.view(np.uint64).reshape(len(raw), R.EVENT_SIZE // 8)
-    return (words,) + tuple(raw.view(d) for d in EVENT_VIEW_DTYPES)
-
-
-# Module constants as plain names: Numba freezes them at compile time.
-INT64_MAX = np.iinfo(np.int64).max
-INT64_MIN = np.iinfo(np.int64).min
-CLORD_LEN = R.CLORD_LEN
-SYMBOL_LEN = R.SYMBOL_LEN
-ACCOUNT_LEN = R.ACCOUNT_LEN
-
-NEW_ORDER, CANCEL, REPLACE = R.NEW_ORDER, R.CANCEL, R.REPLACE
-VENUE_ACK, VENUE_FILL, VENUE_CANCELLED, VENUE_REJECT = R.VENUE_ACK, R.VENUE_FILL, R.VENUE_CANCELLED, R.VENUE_REJECT
-MARKET_DATA, TIMER, ADMIN, SESSION_EVENT = R.MARKET_DATA, R.TIMER, R.ADMIN, R.SESSION_EVENT
-EXEC_REPORT, CANCEL_REJECT, VENUE_ORDER, VENUE_CANCEL, TRADE, ALERT = (
-    R.EXEC_REPORT, R.CANCEL_REJECT, R.VENUE_ORDER, R.VENUE_CANCEL, R.TRADE, R.ALERT)
-
-SIDE_BUY, SIDE_SELL, SIDE_SELL_SHORT = R.SIDE_BUY, R.SIDE_SELL, R.SIDE_SELL_SHORT
-ORD_MARKET, ORD_LIMIT = R.ORD_MARKET, R.ORD_LIMIT
-TIF_DAY, TIF_IOC, TIF_FOK = R.TIF_DAY, R.TIF_IOC, R.TIF_FOK
-ACT_NEW, ACT_REPLACE, ACT_CANCEL = R.VENUE_ACTION_NEW, R.VENUE_ACTION_REPLACE, R.VENUE_ACTION_CANCEL
-
-ST_NEW, ST_PARTIAL, ST_FILLED, ST_CANCELED = R.STATUS_NEW, R.STATUS_PARTIAL, R.STATUS_FILLED, R.STATUS_CANCELED
-ST_PENDING_CANCEL, ST_REJECTED, ST_PENDING_NEW, ST_PENDING_REPLACE = (
-    R.STATUS_PENDING_CANCEL, R.STATUS_REJECTED, R.STATUS_PENDING_NEW, R.STATUS_PENDING_REPLACE)
-EX_NEW, EX_CANCELED, EX_REPLACED, EX_PENDING_CANCEL = R.EXEC_NEW, R.EXEC_CANCELED, R.EXEC_REPLACED, R.EXEC_PENDING_CANCEL
-EX_REJECTED, EX_PENDING_NEW, EX_PENDING_REPLACE, EX_TRADE = (
-    R.EXEC_REJECTED, R.EXEC_PENDING_NEW, R.EXEC_PENDING_REPLACE, R.EXEC_TRADE)
-
-RESP_CANCEL, RESP_REPLACE = R.RESPONSE_TO_CANCEL, R.RESPONSE_TO_REPLACE
-SEV_INFO, SEV_WARNING, SEV_ERROR = R.SEVERITY_INFO, R.SEVERITY_WARNING, R.SEVERITY_ERROR
-
-ADMIN_ADD_CLIENT, ADMIN_ADD_SYMBOL, ADMIN_SET_LIMITS, ADMIN_DIGEST, ADMIN_SNAPSHOT = (
-    R.ADMIN_ADD_CLIENT, R.ADMIN_ADD_SYMBOL, R.ADMIN_SET_LIMITS, R.ADMIN_DIGEST, R.ADMIN_SNAPSHOT)
-ADMIN_EPOCH, ADMIN_REPLICATION, ADMIN_STANDBY_DIVERGED = (
-    R.ADMIN_EPOCH, R.ADMIN_REPLICATION, R.ADMIN_STANDBY_DIVERGED)
-POLICY_REJECT_NEW = R.POLICY_REJECT_NEW
-
-# ITCH 5.0 messages that carry a trade price.
-MD_TRADE = ord("P")
-MD_EXECUTED_WITH_PRICE = ord("C")
-MD_CROSS = ord("Q")
-
-
-# ------------------------------------------------------------------ small helpers
-@njit(cache=True, inline="always", _nrt=False)
-def _copy(dst, src, n):
-    for j in range(n):
-        dst[j] = src[j]
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _is_empty(a, n):
-    for j in range(n):
-        if a[j] != 0:
-            return False
-    return True
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _same(a, b, n):
-    for j in range(n):
-        if a[j] != b[j]:
-            return False
-    return True
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _add_overflows(a, b):
-    return (b > 0 and a > INT64_MAX - b) or (b < 0 and a < INT64_MIN - b)
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _is_done(status):
-    return status == ST_FILLED or status == ST_CANCELED or status == ST_REJECTED
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _side_sign(side):
-    return 1 if side == SIDE_BUY else -1
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _avg_px(notional, cum):
-    if cum <= 0:
-        return 0
-    q = notional // cum
-    if 2 * (notional - q * cum) >= cum:  # remainder < cum, so 2*remainder cannot overflow
-        q += 1
-    return q
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _word(a, start, n):
-    """Bytes a[start:start+n] (n <= 8) as a little-endian u8."""
-    w = np.uint64(0)
-    for j in range(n):
-        w |= np.uint64(a[start + j]) << np.uint64(8 * j)
-    return w
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _mix(h, w):
-    # One multiply-xorshift round per 8-byte word (a fixed function: no per-process
-    # salt, unlike Python's hash()); the final shift folds high bits into the low
-    # ones that the table mask keeps.
-    h = (h ^ w) * np.uint64(0x9E3779B97F4A7C15)
-    return h ^ (h >> np.uint64(29))
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _clord_slot(table, client_id, key):
-    """Slot holding (client_id, key), or the empty slot where it would be inserted."""
-    h = _mix(np.uint64(client_id), _word(key, 0, 8))
-    h = _mix(h, _word(key, 8, 8))
-    h = _mix(h, _word(key, 16, CLORD_LEN - 16))
-    mask = len(table) - 1
-    s = np.int64(h & np.uint64(mask))
-    while True:  # the load limit guarantees an empty slot
-        e = table[s]
-        if e.order_id == 0:
-            return s
-        if e.client_id == client_id and _same(e.cl_ord_id, key, CLORD_LEN):
-            return s
-        s = (s + 1) & mask
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _symbol_slot(table, symbols, name):
-    """Slot holding the symbol called ``name`` (first SYMBOL_LEN bytes), or the empty slot for it."""
-    h = _mix(np.uint64(0), _word(name, 0, SYMBOL_LEN))
-    mask = len(table) - 1
-    s = np.int64(h & np.uint64(mask))
-    while True:  # fewer symbols than slots, so an empty slot exists
-        sid = table[s]
-        if sid == 0:
-            return s
-        if _same(symbols[sid].name, name, SYMBOL_LEN):
-            return s
-        s = (s + 1) & mask
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _clord_full(scalars, clord):
-    # 3/4 full at most (as state.clord_load_limit) keeps linear probes short.
-    return scalars[S_CLORD_USED] >= len(clord) - len(clord) // 4
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _next_exec_id(scalars):
-    scalars[S_EXEC_ID] += 1
-    return scalars[S_EXEC_ID]
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _stamp(evs, k, etype, hd):
-    """Zero event slot k and write its header; hd = (source_id, source_seq, seq, ts) of the input."""
-    w = evs[E_WORDS]
-    for j in range(w.shape[1]):
-        w[k, j] = 0
-    e = evs[E_ER][k]  # every event type shares the header layout
-    e.type = etype
-    e.version = 1
-    e.source_id = hd[0]
-    e.source_seq = hd[1]
-    e.seq = hd[2]
-    e.ts = hd[3]
-
-
-# ------------------------------------------------------------------ event writers
-@njit(cache=True, inline="always", _nrt=False)
-def _alert(st, evs, k, hd, code, severity, a, b):
-    _stamp(evs, k, ALERT, hd)
-    e = evs[E_ALERT][k]
-    e.code = code
-    e.severity = severity
-    e.a = a
-    e.b = b
-    st[0][S_ALERTS] += 1
-    return k + 1
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _order_report(st, evs, k, hd, oi, exec_type, reason, last_px, last_qty, pending_ids):
-    """ExecReport for order row oi. pending_ids: ClOrdID = the pending request's,
-    OrigClOrdID = the order's current (a PENDING_CANCEL / PENDING_REPLACE report)."""
-    scalars, orders, symbols = st[0], st[1], st[3]
-    o = orders[oi]
-    _stamp(evs, k, EXEC_REPORT, hd)
-    e = evs[E_ER][k]
-    e.order_id = oi + 1
-    e.exec_id = _next_exec_id(scalars)
-    e.client_id = o.client_id
-    e.symbol_id = o.symbol_id
-    e.side = o.side
-    e.exec_type = exec_type
-    e.ord_status = o.status
-    e.ord_type = o.ord_type
-    e.reason = reason
-    e.venue_id = o.venue_id
-    e.price = o.price
-    e.qty = o.qty
-    e.last_px = last_px
-    e.last_qty = last_qty
-    e.leaves_qty = o.leaves
-    e.cum_qty = o.cum
-    e.avg_px = _avg_px(o.notional, o.cum)
-    if pending_ids:
-        _copy(e.cl_ord_id, o.pend_cl_ord_id, CLORD_LEN)
-        _copy(e.orig_cl_ord_id, o.cl_ord_id, CLORD_LEN)
-    else:
-        _copy(e.cl_ord_id, o.cl_ord_id, CLORD_LEN)
-        _copy(e.orig_cl_ord_id, o.orig_cl_ord_id, CLORD_LEN)
-    _copy(e.symbol, symbols[o.symbol_id].name, SYMBOL_LEN)
-    return k + 1
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _reject_new(st, evs, k, hd, c, symbol_id, reason):
-    """ExecReport REJECTED for a NewOrder that never became an order row."""
-    scalars, symbols = st[0], st[3]
-    _stamp(evs, k, EXEC_REPORT, hd)
-    e = evs[E_ER][k]
-    e.exec_id = _next_exec_id(scalars)
-    e.client_id = c.client_id
-    e.symbol_id = symbol_id
-    e.side = c.side
-    e.exec_type = EX_REJECTED
-    e.ord_status = ST_REJECTED
-    e.ord_type = c.ord_type
-    e.reason = reason
-    e.venue_id = c.venue_id
-    e.price = c.price
-    e.qty = c.qty
-    _copy(e.cl_ord_id, c.cl_ord_id, CLORD_LEN)
-    if symbol_id != 0:
-        _copy(e.symbol, symbols[symbol_id].name, SYMBOL_LEN)
-    else:
-        _copy(e.symbol, c.symbol, SYMBOL_LEN)
-    scalars[S_ORDER_REJECTS] += 1
-    return k + 1
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _reject_request(st, evs, k, hd, c, oi, reason, response_to):
-    """CancelReject answering a client's Cancel or Replace record c (oi = -1: no order)."""
-    scalars, orders = st[0], st[1]
-    _stamp(evs, k, CANCEL_REJECT, hd)
-    e = evs[E_CR][k]
-    e.exec_id = _next_exec_id(scalars)
-    e.client_id = c.client_id
-    e.reason = reason
-    e.response_to = response_to
-    _copy(e.cl_ord_id, c.cl_ord_id, CLORD_LEN)
-    _copy(e.orig_cl_ord_id, c.orig_cl_ord_id, CLORD_LEN)
-    if oi >= 0 and reason != R.REASON_NOT_OWNER:  # tell nothing about another client's order
-        o = orders[oi]
-        e.order_id = oi + 1
-        e.ord_status = o.status
-        if _is_empty(c.orig_cl_ord_id, CLORD_LEN):  # cancel by order id: name the order's ClOrdID
-            _copy(e.orig_cl_ord_id, o.cl_ord_id, CLORD_LEN)
-    scalars[S_CANCEL_REJECTS] += 1
-    return k + 1
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _reject_pending(st, evs, k, hd, oi, reason, response_to):
-    """CancelReject for the order's pending request, refused by the venue."""
-    scalars, orders = st[0], st[1]
-    o = orders[oi]
-    _stamp(evs, k, CANCEL_REJECT, hd)
-    e = evs[E_CR][k]
-    e.order_id = oi + 1
-    e.exec_id = _next_exec_id(scalars)
-    e.client_id = o.client_id
-    e.reason = reason
-    e.response_to = response_to
-    e.ord_status = o.status
-    _copy(e.cl_ord_id, o.pend_cl_ord_id, CLORD_LEN)
-    _copy(e.orig_cl_ord_id, o.cl_ord_id, CLORD_LEN)
-    scalars[S_CANCEL_REJECTS] += 1
-    return k + 1
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _venue_order(st, evs, k, hd, oi, action, price, qty):
-    orders, symbols = st[1], st[3]
-    o = orders[oi]
-    _stamp(evs, k, VENUE_ORDER, hd)
-    e = evs[E_VO][k]
-    e.order_id = oi + 1
-    e.client_id = o.client_id
-    e.symbol_id = o.symbol_id
-    e.price = price
-    e.qty = qty
-    e.venue_id = o.venue_id
-    e.action = action
-    e.side = o.side
-    e.ord_type = o.ord_type
-    e.tif = o.tif
-    _copy(e.symbol, symbols[o.symbol_id].name, SYMBOL_LEN)
-    return k + 1
 
 
 # ------------------------------------------------------------------ client commands
-@njit(cache=True, inline="always", _nrt=False)
-def _new_risk_refused(scalars):
-    """No standby holds the journal and the policy is to refuse new risk meanwhile."""
-    return scalars[S_REPL_DOWN] != 0 and scalars[S_REPL_POLICY] == POLICY_REJECT_NEW
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _new_order_checks(st, c):
-    """Pre-trade checks of a NewOrder, in order: (reason or 0, symbol_id, venue, price, slot)."""
-    scalars, orders, clients, symbols, clord, symtab = st[0], st[1], st[2], st[3], st[5], st[6]
-    none = np.int64(0)
-    if _new_risk_refused(scalars):
-        return R.REASON_NOT_REPLICATED, none, none, none, none
-    cid = c.client_id
-    if cid == 0 or cid >= len(clients) or clients[cid].active == 0:
-        return R.REASON_UNKNOWN_CLIENT, none, none, none, none
-    sid = np.int64(c.symbol_id)
-    if sid == 0:
-        if not _is_empty(c.symbol, SYMBOL_LEN):
-            sid = np.int64(symtab[_symbol_slot(symtab, symbols, c.symbol)])
-    elif sid >= len(symbols) or symbols[sid].active == 0:
-        sid = 0
-    if sid == 0:
-        return R.REASON_UNKNOWN_SYMBOL, none, none, none, none
-    venue = np.int64(c.venue_id if c.venue_id != 0 else symbols[sid].default_venue)
-    side, ord_type, tif = c.side, c.ord_type, c.tif
-    if ((side != SIDE_BUY and side != SIDE_SELL and side != SIDE_SELL_SHORT)
-            or (ord_type != ORD_LIMIT and ord_type != ORD_MARKET)
-            or (tif != TIF_DAY and tif != TIF_IOC and tif != TIF_FOK)
-            or c.qty <= 0 or (ord_type == ORD_LIMIT and c.price <= 0)
-            or venue == 0 or _is_empty(c.cl_ord_id, CLORD_LEN)):
-        return R.REASON_INVALID_FIELD, sid, none, none, none
-    cl = clients[cid]
-    if c.qty > cl.max_qty:
-        return R.REASON_MAX_QTY, sid, none, none, none
-    price = c.price if ord_type == ORD_LIMIT else none
-    value_px = price if ord_type == ORD_LIMIT else symbols[sid].ref_price
-    if value_px <= 0:
-        return R.REASON_NO_REFERENCE_PRICE, sid, none, none, none
-    if c.qty > cl.max_notional // value_px:  # qty*px > limit, without the product overflowing
-        return R.REASON_MAX_NOTIONAL, sid, none, none, none
-    slot = _clord_slot(clord, cid, c.cl_ord_id)
-    if clord[slot].order_id != 0:
-        return R.REASON_DUPLICATE_CLORDID, sid, none, none, none
-    if scalars[S_ORDERS] >= len(orders) or _clord_full(scalars, clord):
-        return R.REASON_CAPACITY, sid, none, none, none
-    return R.REASON_NONE, sid, venue, price, slot
-
-
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, _nrt=False)
 def _on_new_order(st, c, hd, evs, k):
-    scalars, orders, clord = st[0], st[1], st[5]
-    reason, sid, venue, price, slot = _new_order_checks(st, c)
+    scalars, orders, clients, clord = st[I_SCALARS], st[I_ORDERS], st[I_CLIENTS], st[I_CLORD]
+    reason, sid, venue, price, value_px, slot = new_order_checks(st, c, hd[3])
+    strategy = c.strategy if c.version >= 2 else STRATEGY_DIRECT
+    algo = strategy == STRATEGY_TWAP or strategy == STRATEGY_VWAP
+    if reason == R.REASON_NONE and strategy != STRATEGY_DIRECT:
+        if not has_venue(st, sid):
+            reason = R.REASON_NO_VENUE
+        elif (algo and scalars[S_ALGOS] >= len(st[I_ALGOS])) \
+                or scalars[S_ORDERS] + 1 + MAX_LIVE_CHILDREN > len(orders):
+            reason = R.REASON_CAPACITY
     if reason != R.REASON_NONE:
         return _reject_new(st, evs, k, hd, c, sid, reason)
+    cid = c.client_id
     oi = scalars[S_ORDERS]
     scalars[S_ORDERS] = oi + 1
     o = orders[oi]
-    o.client_id = c.client_id
+    o.client_id = cid
     o.symbol_id = sid
     o.venue_id = venue
     o.side = c.side
@@ -445,22 +122,38 @@ def _on_new_order(st, c, hd, evs, k):
     o.price = price
     o.qty = c.qty
     o.leaves = c.qty
+    o.value_px = value_px
+    o.strategy = strategy
+    o.kind = KIND_DIRECT if strategy == STRATEGY_DIRECT else KIND_PARENT
     o.created_ts = hd[3]
     o.updated_ts = hd[3]
     _copy(o.cl_ord_id, c.cl_ord_id, CLORD_LEN)
     e = clord[slot]
     e.order_id = oi + 1
-    e.client_id = c.client_id
+    e.client_id = cid
     _copy(e.cl_ord_id, c.cl_ord_id, CLORD_LEN)
     scalars[S_CLORD_USED] += 1
+    cl = clients[cid]
+    cl.open_orders += 1
+    if cl.max_rate > 0:
+        _count_rate(cl)
+    _position_row(st, cid, sid, True)
+    _hold(st, oi, value_px)
+    if strategy == STRATEGY_DIRECT:
+        k = _order_report(st, evs, k, hd, oi, EX_PENDING_NEW, R.REASON_NONE, 0, 0, False)
+        return _venue_order(st, evs, k, hd, oi, ACT_NEW, price, c.qty)
+    if algo:  # accepted by the broker: slices go out on the timer ticks
+        o.status = ST_NEW
+        start_algo(st, oi, c, hd[3])
+        return _order_report(st, evs, k, hd, oi, EX_NEW, R.REASON_NONE, 0, 0, False)
     k = _order_report(st, evs, k, hd, oi, EX_PENDING_NEW, R.REASON_NONE, 0, 0, False)
-    return _venue_order(st, evs, k, hd, oi, ACT_NEW, price, c.qty)
+    return route(st, evs, k, hd, oi, strategy, c.qty)
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def _find_order(st, c):
     """Row of the order a Cancel/Replace names (by order_id, else by OrigClOrdID), or -1."""
-    scalars, clord = st[0], st[5]
+    scalars, clord = st[I_SCALARS], st[I_CLORD]
     if c.order_id != 0:
         oid = np.int64(c.order_id)  # u8 ids above 2**63 turn negative: unknown
         if 0 < oid <= scalars[S_ORDERS]:
@@ -474,8 +167,8 @@ def _find_order(st, c):
 @njit(cache=True, inline="always", _nrt=False)
 def _check_request(st, c, oi):
     """Reason to refuse a cancel/replace of row oi (lookup, ownership, state, new ClOrdID), or 0."""
-    orders = st[1]
-    if oi < 0:
+    orders = st[I_ORDERS]
+    if oi < 0 or orders[oi].kind == KIND_CHILD:  # children are the broker's, not the client's
         return R.REASON_UNKNOWN_ORDER
     o = orders[oi]
     if o.client_id != c.client_id:
@@ -492,11 +185,11 @@ def _check_request(st, c, oi):
 @njit(cache=True, inline="always", _nrt=False)
 def _register_request(st, c, oi):
     """Register the request's new ClOrdID for row oi; a reason if it cannot be, else 0."""
-    scalars, orders, clord = st[0], st[1], st[5]
+    scalars, orders, clord = st[I_SCALARS], st[I_ORDERS], st[I_CLORD]
     slot = _clord_slot(clord, c.client_id, c.cl_ord_id)
     if clord[slot].order_id != 0:
         return R.REASON_DUPLICATE_CLORDID
-    if _clord_full(scalars, clord):
+    if scalars[S_CLORD_USED] >= len(clord) - len(clord) // 4:
         return R.REASON_CAPACITY
     e = clord[slot]
     e.order_id = oi + 1
@@ -507,57 +200,37 @@ def _register_request(st, c, oi):
     return R.REASON_NONE
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, _nrt=False)
 def _on_cancel(st, c, hd, evs, k):
-    orders = st[1]
     oi = _find_order(st, c)
-    reason = _check_request(st, c, oi)
+    reason = R.REASON_KILL_GLOBAL if st[I_SCALARS][S_KILL_GLOBAL] != 0 else R.REASON_NONE
+    if reason == R.REASON_NONE:
+        reason = _check_request(st, c, oi)
     if reason == R.REASON_NONE:
         reason = _register_request(st, c, oi)
     if reason != R.REASON_NONE:
         return _reject_request(st, evs, k, hd, c, oi, reason, RESP_CANCEL)
-    o = orders[oi]
-    o.pending = ACT_CANCEL
-    o.prev_status = o.status
-    o.status = ST_PENDING_CANCEL
-    o.updated_ts = hd[3]
-    k = _order_report(st, evs, k, hd, oi, EX_PENDING_CANCEL, R.REASON_NONE, 0, 0, True)
-    _stamp(evs, k, VENUE_CANCEL, hd)
-    e = evs[E_VC][k]
-    e.order_id = oi + 1
-    e.client_id = o.client_id
-    e.symbol_id = o.symbol_id
-    e.venue_id = o.venue_id
-    return k + 1
+    return start_cancel(st, evs, k, hd, oi)
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, _nrt=False)
 def _on_replace(st, c, hd, evs, k):
-    orders, clients, symbols = st[1], st[2], st[3]
+    orders = st[I_ORDERS]
     oi = _find_order(st, c)
     reason = _check_request(st, c, oi)
+    if reason == R.REASON_NONE and orders[oi].kind != KIND_DIRECT:
+        reason = R.REASON_ROUTED_REPLACE
     price = np.int64(0)
-    if reason == R.REASON_NONE and _new_risk_refused(st[0]):
-        reason = R.REASON_NOT_REPLICATED
     if reason == R.REASON_NONE:
-        o = orders[oi]
-        cl = clients[o.client_id]
-        limit = o.ord_type == ORD_LIMIT
-        price = c.price if limit else 0
-        value_px = price if limit else symbols[o.symbol_id].ref_price
-        if c.qty <= 0 or (limit and c.price <= 0) or c.qty <= o.cum:
-            reason = R.REASON_INVALID_FIELD
-        elif c.qty > cl.max_qty:
-            reason = R.REASON_MAX_QTY
-        elif value_px <= 0:
-            reason = R.REASON_NO_REFERENCE_PRICE
-        elif c.qty > cl.max_notional // value_px:
-            reason = R.REASON_MAX_NOTIONAL
+        reason, price, _ = replace_checks(st, c, oi, hd[3])
     if reason == R.REASON_NONE:
         reason = _register_request(st, c, oi)
     if reason != R.REASON_NONE:
         return _reject_request(st, evs, k, hd, c, oi, reason, RESP_REPLACE)
     o = orders[oi]
+    cl = st[I_CLIENTS][o.client_id]
+    if cl.max_rate > 0:
+        _count_rate(cl)
     o.pending = ACT_REPLACE
     o.prev_status = o.status
     o.status = ST_PENDING_REPLACE
@@ -571,25 +244,36 @@ def _on_replace(st, c, hd, evs, k):
 # ------------------------------------------------------------------ venue messages
 @njit(cache=True, inline="always", _nrt=False)
 def _venue_row(st, order_id):
-    """Row of a venue message's order, or -1."""
+    """Row of the venue order a venue message names (a direct order or a child), or -1."""
     oid = np.int64(order_id)  # u8 ids above 2**63 turn negative: unknown
-    if 0 < oid <= st[0][S_ORDERS]:
+    if 0 < oid <= st[I_SCALARS][S_ORDERS] and st[I_ORDERS][oid - 1].kind != KIND_PARENT:
         return oid - 1
     return np.int64(-1)
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, _nrt=False)
 def _on_venue_ack(st, c, hd, evs, k):
-    orders = st[1]
+    orders = st[I_ORDERS]
     oi = _venue_row(st, c.order_id)
     if oi < 0:
         return _alert(st, evs, k, hd, R.REASON_UNKNOWN_ORDER, SEV_WARNING, c.order_id, VENUE_ACK)
     o = orders[oi]
-    if c.ack_of == ACT_NEW and o.status == ST_PENDING_NEW:
-        o.status = ST_NEW
+    child = o.kind == KIND_CHILD
+    if c.ack_of == ACT_NEW and (o.status == ST_PENDING_NEW
+                                or (o.pending == ACT_CANCEL and o.prev_status == ST_PENDING_NEW)):
+        if o.status == ST_PENDING_NEW:
+            o.status = ST_NEW
+        else:
+            o.prev_status = ST_NEW  # acknowledged while a cancel-all was pending
         o.venue_order_id = c.venue_order_id
-        exec_type = EX_NEW
-    elif c.ack_of == ACT_REPLACE and o.pending == ACT_REPLACE and not _is_done(o.status):
+        o.updated_ts = hd[3]
+        if child:
+            return child_acked(st, evs, k, hd, oi)
+        if o.status != ST_NEW:
+            return k
+        return _order_report(st, evs, k, hd, oi, EX_NEW, R.REASON_NONE, 0, 0, False)
+    if c.ack_of == ACT_REPLACE and not child and o.pending == ACT_REPLACE and not _is_done(o.status):
+        _unhold(st, oi, o.value_px)
         _copy(o.orig_cl_ord_id, o.cl_ord_id, CLORD_LEN)
         _copy(o.cl_ord_id, o.pend_cl_ord_id, CLORD_LEN)
         o.price = o.pend_price
@@ -597,24 +281,23 @@ def _on_venue_ack(st, c, hd, evs, k):
         o.qty = max(o.pend_qty, o.cum)
         o.leaves = o.qty - o.cum
         o.pending = 0
+        o.value_px = o.price if o.ord_type == ORD_LIMIT else _mark(st, o.symbol_id)
         if o.leaves == 0:
             o.status = ST_FILLED
-        elif o.cum > 0:
-            o.status = ST_PARTIAL
+            order_closed(st, oi)
         else:
-            o.status = ST_NEW
-        exec_type = EX_REPLACED
-    else:
-        return _alert(st, evs, k, hd, R.REASON_UNEXPECTED_VENUE_MSG, SEV_WARNING, c.order_id, VENUE_ACK)
-    o.updated_ts = hd[3]
-    return _order_report(st, evs, k, hd, oi, exec_type, R.REASON_NONE, 0, 0, False)
+            o.status = ST_PARTIAL if o.cum > 0 else ST_NEW
+            _hold(st, oi, o.value_px)
+        o.updated_ts = hd[3]
+        return _order_report(st, evs, k, hd, oi, EX_REPLACED, R.REASON_NONE, 0, 0, False)
+    return _alert(st, evs, k, hd, R.REASON_UNEXPECTED_VENUE_MSG, SEV_WARNING, c.order_id, VENUE_ACK)
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, _nrt=False)
 def _fill_problem(st, c, oi):
     """Why a VenueFill cannot be applied to row oi (an alert code), or 0. Checks every
     overflow before anything changes: fill value, order notional, cash, fees."""
-    orders, clients = st[1], st[2]
+    orders, clients = st[I_ORDERS], st[I_CLIENTS]
     if oi < 0:
         return R.REASON_UNKNOWN_ORDER
     o = orders[oi]
@@ -629,112 +312,342 @@ def _fill_problem(st, c, oi):
     value = c.qty * c.price
     cl = clients[o.client_id]
     cash_move = -_side_sign(o.side) * value
-    if (_add_overflows(o.notional, value) or _add_overflows(cl.fees, c.fee)
-            or _add_overflows(cash_move, -c.fee) or _add_overflows(cl.cash, cash_move - c.fee)):
+    t = orders[o.parent - 1] if o.kind == KIND_CHILD else o
+    if (_add_overflows(o.notional, value) or _add_overflows(t.notional, value)
+            or _add_overflows(cl.fees, c.fee) or _add_overflows(cash_move, -c.fee)
+            or _add_overflows(cl.cash, cash_move - c.fee)):
         return R.REASON_OVERFLOW
     return R.REASON_NONE
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, _nrt=False)
+def _margin_check(st, evs, k, hd, cid):
+    """One alert when the client's equity falls below maintenance, one when it recovers."""
+    cl = st[I_CLIENTS][cid]
+    if cl.mm_bps <= 0 or cl.first_position < 0:
+        return k
+    equity, gross = _client_marks(st, cid)
+    need = _bps(gross, cl.mm_bps)
+    if equity < need and cl.margin_call == 0:
+        cl.margin_call = 1
+        return _alert(st, evs, k, hd, R.REASON_MARGIN_CALL, SEV_ERROR, cid, need - equity)
+    if equity >= need and cl.margin_call != 0:
+        cl.margin_call = 0
+        return _alert(st, evs, k, hd, R.REASON_MARGIN_RESTORED, SEV_INFO, cid, equity - need)
+    return k
+
+
+@njit(cache=True, _nrt=False)
 def _on_venue_fill(st, c, hd, evs, k):
-    scalars, orders, clients, positions = st[0], st[1], st[2], st[4]
+    scalars, orders = st[I_SCALARS], st[I_ORDERS]
     oi = _venue_row(st, c.order_id)
     code = _fill_problem(st, c, oi)
     if code != R.REASON_NONE:
         return _alert(st, evs, k, hd, code, SEV_ERROR, c.order_id, c.qty)
-    o = orders[oi]
-    cl = clients[o.client_id]
-    sign = _side_sign(o.side)
+    v = orders[oi]  # the venue's order: a direct order or a child
+    child = v.kind == KIND_CHILD
+    ti = np.int64(v.parent) - 1 if child else oi  # the client's order
+    t = orders[ti]
     value = c.qty * c.price
-    o.leaves -= c.qty
-    o.cum += c.qty
-    o.notional += value
-    o.updated_ts = hd[3]
-    if o.leaves == 0:
-        o.status = ST_FILLED  # final even if a cancel/replace is still pending at the venue
-    elif o.status == ST_PENDING_CANCEL or o.status == ST_PENDING_REPLACE:
-        o.prev_status = ST_PARTIAL
+    _unhold(st, ti, t.value_px)
+    if child:
+        v.leaves -= c.qty
+        v.cum += c.qty
+        v.notional += value
+        v.status = ST_FILLED if v.leaves == 0 else ST_PARTIAL
+        v.updated_ts = hd[3]
+        t.working -= c.qty
+    t.leaves -= c.qty
+    t.cum += c.qty
+    t.notional += value
+    t.updated_ts = hd[3]
+    if t.leaves == 0:
+        t.status = ST_FILLED  # final even if a cancel/replace is still pending at the venue
+        order_closed(st, ti)
     else:
-        o.status = ST_PARTIAL
-    positions[o.client_id, o.symbol_id] += sign * c.qty
-    cl.cash += -sign * value - c.fee
-    cl.fees += c.fee
+        if t.status == ST_PENDING_CANCEL or t.status == ST_PENDING_REPLACE:
+            t.prev_status = ST_PARTIAL
+        else:
+            t.status = ST_PARTIAL
+        _hold(st, ti, t.value_px)
+    _book_fill(st, t.client_id, t.symbol_id, t.side, c.qty, c.price, c.fee)
     scalars[S_TRADES] += 1
-    k = _order_report(st, evs, k, hd, oi, EX_TRADE, R.REASON_NONE, c.price, c.qty, False)
+    k = _order_report(st, evs, k, hd, ti, EX_TRADE, R.REASON_NONE, c.price, c.qty, False)
     _stamp(evs, k, TRADE, hd)
-    t = evs[E_TRADE][k]
-    t.exec_id = scalars[S_EXEC_ID]  # the ExecReport's exec id, so the two tie up
-    t.order_id = oi + 1
-    t.venue_exec_id = c.venue_exec_id
-    t.client_id = o.client_id
-    t.symbol_id = o.symbol_id
-    t.price = c.price
-    t.qty = c.qty
-    t.fee = c.fee
-    t.venue_id = o.venue_id
-    t.side = o.side
-    t.liquidity = c.liquidity
-    return k + 1
+    tr = evs[E_TRADE][k]
+    tr.exec_id = scalars[S_EXEC_ID]  # the ExecReport's exec id, so the two tie up
+    tr.order_id = ti + 1
+    tr.venue_exec_id = c.venue_exec_id
+    tr.client_id = t.client_id
+    tr.symbol_id = t.symbol_id
+    tr.price = c.price
+    tr.qty = c.qty
+    tr.fee = c.fee
+    tr.venue_id = v.venue_id
+    tr.side = t.side
+    tr.liquidity = c.liquidity
+    k += 1
+    if child and v.leaves == 0:
+        k = child_ended(st, evs, k, hd, oi)
+    if st[I_CLIENTS][t.client_id].im_bps > 0:  # margin accounts are watched on every fill
+        k = _margin_check(st, evs, k, hd, t.client_id)
+    return k
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, _nrt=False)
 def _on_venue_cancelled(st, c, hd, evs, k):
-    orders = st[1]
+    orders = st[I_ORDERS]
     oi = _venue_row(st, c.order_id)
     code = R.REASON_UNKNOWN_ORDER if oi < 0 else (R.REASON_TOO_LATE if _is_done(orders[oi].status) else 0)
     if code != R.REASON_NONE:
         return _alert(st, evs, k, hd, code, SEV_WARNING, c.order_id, VENUE_CANCELLED)
     o = orders[oi]
-    if o.pending == ACT_CANCEL:  # the client's cancel request's ClOrdID becomes current
+    o.updated_ts = hd[3]
+    if o.kind == KIND_CHILD:
+        o.pending = 0
+        o.status = ST_CANCELED
+        return child_ended(st, evs, k, hd, oi)
+    if o.pending == ACT_CANCEL and not _is_empty(o.pend_cl_ord_id, CLORD_LEN):
+        # the client's cancel request's ClOrdID becomes current
         _copy(o.orig_cl_ord_id, o.cl_ord_id, CLORD_LEN)
         _copy(o.cl_ord_id, o.pend_cl_ord_id, CLORD_LEN)
-    # else unsolicited (venue expiry, IOC remainder...): a pending replace dies with the order
+    # else unsolicited (venue expiry, IOC remainder...) or the operator's cancel-all;
+    # a pending replace dies with the order
     o.pending = 0
     o.status = ST_CANCELED
+    order_done(st, oi)
     o.leaves = 0
-    o.updated_ts = hd[3]
     return _order_report(st, evs, k, hd, oi, EX_CANCELED, R.REASON_NONE, 0, 0, False)
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, _nrt=False)
 def _on_venue_reject(st, c, hd, evs, k):
-    orders = st[1]
+    orders = st[I_ORDERS]
     oi = _venue_row(st, c.order_id)
     of = c.reject_of
-    if oi >= 0 and of == ACT_NEW and orders[oi].status == ST_PENDING_NEW:
+    if oi >= 0:
         o = orders[oi]
-        o.status = ST_REJECTED
-        o.leaves = 0
-        o.updated_ts = hd[3]
-        return _order_report(st, evs, k, hd, oi, EX_REJECTED, R.REASON_VENUE_REJECT, 0, 0, False)
-    if oi >= 0 and (of == ACT_CANCEL or of == ACT_REPLACE) and orders[oi].pending == of:
-        o = orders[oi]
-        o.pending = 0
-        if o.status == ST_PENDING_CANCEL or o.status == ST_PENDING_REPLACE:
-            o.status = o.prev_status
-        o.updated_ts = hd[3]
-        reason = R.REASON_TOO_LATE if _is_done(o.status) else R.REASON_VENUE_REJECT
-        return _reject_pending(st, evs, k, hd, oi, reason, RESP_CANCEL if of == ACT_CANCEL else RESP_REPLACE)
+        child = o.kind == KIND_CHILD
+        unacked = o.status == ST_PENDING_NEW or (o.pending == ACT_CANCEL and o.prev_status == ST_PENDING_NEW)
+        if of == ACT_NEW and unacked:
+            o.pending = 0
+            o.status = ST_REJECTED
+            o.updated_ts = hd[3]
+            if child:
+                return child_ended(st, evs, k, hd, oi)
+            order_done(st, oi)
+            o.leaves = 0
+            return _order_report(st, evs, k, hd, oi, EX_REJECTED, R.REASON_VENUE_REJECT, 0, 0, False)
+        if (of == ACT_CANCEL or of == ACT_REPLACE) and o.pending == of:
+            o.pending = 0
+            o.updated_ts = hd[3]
+            if child:  # a child's cancel refused: the parent's cancel request fails
+                pi = np.int64(o.parent) - 1
+                p = orders[pi]
+                if p.pending != ACT_CANCEL:
+                    return k  # the algo's or operator's own cancel: nothing to tell the client
+                p.pending = 0
+                p.status = p.prev_status
+                p.updated_ts = hd[3]
+                oi = pi
+                o = p
+            elif o.status == ST_PENDING_CANCEL or o.status == ST_PENDING_REPLACE:
+                o.status = o.prev_status
+            if _is_empty(o.pend_cl_ord_id, CLORD_LEN):
+                return k  # the operator's cancel-all: no client request to answer
+            reason = R.REASON_TOO_LATE if _is_done(o.status) else R.REASON_VENUE_REJECT
+            return _reject_pending(st, evs, k, hd, oi, reason, RESP_CANCEL if of == ACT_CANCEL else RESP_REPLACE)
     code = R.REASON_UNKNOWN_ORDER if oi < 0 else R.REASON_UNEXPECTED_VENUE_MSG
     return _alert(st, evs, k, hd, code, SEV_WARNING, c.order_id, VENUE_REJECT)
 
 
-# ------------------------------------------------------------------ reference data
-@njit(cache=True, inline="always", _nrt=False)
+# ------------------------------------------------------------------ market data
+@njit(cache=True, _nrt=False)
+def _consolidate(st, sid):
+    """Best bid and offer of symbol sid over every venue's book."""
+    bk, index, s = st[I_BOOKS], st[I_BOOK_INDEX], st[I_SYMBOLS][sid]
+    bid = np.int64(0)
+    ask = np.int64(0)
+    for v in range(1, MAX_VENUES):
+        b = np.int64(index[v, sid]) - 1
+        if b < 0:
+            continue
+        px, _ = book_best(bk, b, BID)
+        if px > bid:
+            bid = px
+        px, _ = book_best(bk, b, ASK)
+        if px > 0 and (ask == 0 or px < ask):
+            ask = px
+    s.bid = bid
+    s.ask = ask
+
+
+@njit(cache=True, _nrt=False)
 def _on_market_data(st, c, hd):
-    symbols = st[3]
-    sid = c.symbol_id
-    if sid == 0 or sid >= len(symbols) or symbols[sid].active == 0 or c.price <= 0:
-        return  # feeds carry symbols we do not trade; nothing to record
-    if c.action == MD_TRADE or c.action == MD_EXECUTED_WITH_PRICE or c.action == MD_CROSS:
-        s = symbols[sid]
-        s.ref_price = c.price
+    """Apply an ITCH message to the (venue, symbol) book; trades move the symbol's
+    reference price and volume. Messages the books cannot use are counted, not alerted
+    (a feed can carry many)."""
+    scalars, symbols, index, bk = st[I_SCALARS], st[I_SYMBOLS], st[I_BOOK_INDEX], st[I_BOOKS]
+    sid = np.int64(c.symbol_id)
+    v = np.int64(c.venue_id)
+    if sid == 0 or sid >= len(symbols) or symbols[sid].active == 0 or v == 0 or v >= MAX_VENUES:
+        scalars[S_MD_REJECTED] += 1
+        return
+    heads = bk[BK_HEADS]
+    b = np.int64(index[v, sid]) - 1
+    if b < 0:
+        if scalars[S_BOOKS] >= len(heads):
+            scalars[S_MD_REJECTED] += 1
+            return
+        b = scalars[S_BOOKS]
+        scalars[S_BOOKS] = b + 1
+        index[v, sid] = b + 1
+    volume = heads[b].volume
+    code = md_apply(bk, b, c.action, c.side, c.ref, c.new_ref, c.price, c.qty, hd[3])
+    if code != MD_OK and code != MD_QTY_CLIPPED:
+        scalars[S_MD_REJECTED] += 1
+        return
+    s = symbols[sid]
+    if heads[b].volume != volume:
+        s.volume += heads[b].volume - volume
+        s.ref_price = heads[b].last_trade_px
         s.ref_ts = hd[3]
+    _consolidate(st, sid)
 
 
+# ------------------------------------------------------------------ operator commands
 @njit(cache=True, inline="always", _nrt=False)
+def _in_scope(o, scope, target):
+    if scope == R.KILL_GLOBAL or scope == R.KILL_NEW_ORDERS:
+        return True
+    if scope == R.KILL_SYMBOL:
+        return o.symbol_id == target
+    if scope == R.KILL_CLIENT:
+        return o.client_id == target
+    return scope == R.KILL_VENUE and o.kind == KIND_DIRECT and o.venue_id == target
+
+
+@njit(cache=True, _nrt=False)
+def _cancel_all(st, evs, k, hd, scope, target, count_only):
+    """Cancel every live order in scope (a venue scope cancels the children there too).
+    Returns (k, orders cancelled); with ``count_only`` nothing changes and the first
+    value is the most events it would write."""
+    scalars, orders = st[I_SCALARS], st[I_ORDERS]
+    n = 0
+    events = 0
+    for oi in range(scalars[S_ORDERS]):
+        o = orders[oi]
+        if _is_done(o.status) or o.pending == ACT_CANCEL:
+            continue
+        if o.kind == KIND_CHILD:
+            if scope == R.KILL_VENUE and o.venue_id == target:
+                n += 1
+                events += 1
+                if not count_only:
+                    o.pending = ACT_CANCEL
+                    k = _venue_cancel(st, evs, k, hd, oi)
+            continue
+        if not _in_scope(o, scope, target):
+            continue
+        n += 1
+        events += 2 + o.children
+        if not count_only:
+            for j in range(CLORD_LEN):  # no client request: the order keeps its ClOrdID
+                o.pend_cl_ord_id[j] = 0
+            k = start_cancel(st, evs, k, hd, oi)
+    return (events if count_only else k), n
+
+
+@njit(cache=True, _nrt=False)
+def _bulk_events_needed(st, a, hd, evs):
+    """Events an admin command may write beyond the usual per-input bound."""
+    if a.action == R.ADMIN_CANCEL_ALL or (a.action == R.ADMIN_KILL and a.v0 == 1 and a.v1 == 1):
+        scope = a.scope if a.scope != R.KILL_NEW_ORDERS else R.KILL_GLOBAL
+        need, _ = _cancel_all(st, evs, 0, hd, scope, a.target_id, True)
+        return need + 2
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def _kill(st, c, hd, evs, k):
+    """ADMIN_KILL: set or clear a switch (alerted), then the cancel-all if asked."""
+    scalars, clients, symbols, venues = st[I_SCALARS], st[I_CLIENTS], st[I_SYMBOLS], st[I_VENUES]
+    scope, tid, on = c.scope, c.target_id, c.v0
+    if on != 0 and on != 1:
+        return _alert(st, evs, k, hd, R.REASON_INVALID_ADMIN, SEV_WARNING, c.action, tid)
+    if scope == R.KILL_GLOBAL:
+        scalars[S_KILL_GLOBAL] = on
+        code = R.REASON_KILL_GLOBAL
+    elif scope == R.KILL_NEW_ORDERS:
+        scalars[S_KILL_NEW] = on
+        code = R.REASON_KILL_NEW_ORDERS
+    elif scope == R.KILL_SYMBOL and 0 < tid < len(symbols) and symbols[tid].active != 0:
+        symbols[tid].killed = on
+        code = R.REASON_KILL_SYMBOL
+    elif scope == R.KILL_CLIENT and 0 < tid < len(clients) and clients[tid].active != 0:
+        clients[tid].killed = on
+        code = R.REASON_KILL_CLIENT
+    elif scope == R.KILL_VENUE and 0 < tid < MAX_VENUES:
+        venues[tid].killed = on
+        code = R.REASON_KILL_VENUE
+    else:
+        return _alert(st, evs, k, hd, R.REASON_INVALID_ADMIN, SEV_WARNING, c.action, tid)
+    k = _alert(st, evs, k, hd, code, SEV_WARNING if on else SEV_INFO, tid, on)
+    if on == 1 and c.v1 == 1:
+        k, n = _cancel_all(st, evs, k, hd, scope if scope != R.KILL_NEW_ORDERS else R.KILL_GLOBAL, tid, False)
+        k = _alert(st, evs, k, hd, R.REASON_KILL_CANCEL, SEV_WARNING, n, scope)
+    return k
+
+
+@njit(cache=True, _nrt=False)
+def _set_risk(st, c):
+    """ADMIN_SET_RISK; False if the target or value is bad."""
+    clients = st[I_CLIENTS]
+    tid = c.target_id
+    if not (0 < tid < len(clients)) or clients[tid].active == 0 or c.v0 < 0:
+        return False
+    cl = clients[tid]
+    if c.scope == R.RISK_MAX_OPEN_ORDERS:
+        cl.max_open = c.v0
+    elif c.scope == R.RISK_MAX_POSITION:
+        cl.max_position = c.v0
+    elif c.scope == R.RISK_MAX_GROSS:
+        cl.max_gross = c.v0
+    elif c.scope == R.RISK_ORDER_RATE:
+        cl.max_rate = c.v0
+    elif c.scope == R.RISK_MARGIN and c.v0 <= 10_000 and 0 <= c.v1 <= 10_000:
+        cl.im_bps = c.v0
+        cl.mm_bps = c.v1
+    else:
+        return False
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def _set_symbol(st, c):
+    """ADMIN_SET_SYMBOL; False if the target or value is bad."""
+    symbols = st[I_SYMBOLS]
+    tid = c.target_id
+    if not (0 < tid < len(symbols)) or symbols[tid].active == 0 or c.v0 < 0:
+        return False
+    s = symbols[tid]
+    if c.scope == R.SYM_COLLAR and c.v1 >= 0:
+        s.collar_bps = c.v0
+        s.collar_abs = c.v1
+    elif c.scope == R.SYM_RESTRICTED and c.v0 <= 1:
+        s.restricted = c.v0
+    elif c.scope == R.SYM_SHORTABLE and c.v0 <= 1:
+        s.shortable = c.v0
+    elif c.scope == R.SYM_REFERENCE_PRICE and c.v0 > 0:
+        s.ref_price = c.v0
+    else:
+        return False
+    return True
+
+
+@njit(cache=True, _nrt=False)
 def _on_admin(st, c, hd, evs, k):
-    clients, symbols, symtab = st[2], st[3], st[6]
+    clients, symbols, symtab, venues = st[I_CLIENTS], st[I_SYMBOLS], st[I_SYMTAB], st[I_VENUES]
     a, tid = c.action, c.target_id
     if a == ADMIN_ADD_CLIENT:
         if 0 < tid < len(clients) and clients[tid].active == 0 and c.v0 >= 0 and c.v1 >= 0:
@@ -747,7 +660,7 @@ def _on_admin(st, c, hd, evs, k):
             return k
     elif a == ADMIN_ADD_SYMBOL:
         ok = (0 < tid < len(symbols) and symbols[tid].active == 0 and c.v0 >= 0
-              and 0 <= c.v1 <= 0xFFFF and not _is_empty(c.name, SYMBOL_LEN))
+              and 0 <= c.v1 < MAX_VENUES and not _is_empty(c.name, SYMBOL_LEN))
         for j in range(SYMBOL_LEN, ACCOUNT_LEN):  # the name must fit a symbol field
             ok = ok and c.name[j] == 0
         if ok:
@@ -755,6 +668,7 @@ def _on_admin(st, c, hd, evs, k):
             if symtab[slot] == 0:  # else the name belongs to another symbol
                 s = symbols[tid]
                 s.active = 1
+                s.shortable = 1  # easy to borrow unless the operator says otherwise
                 s.ref_price = c.v0
                 s.ref_ts = hd[3]
                 s.default_venue = c.v1
@@ -766,19 +680,40 @@ def _on_admin(st, c, hd, evs, k):
             clients[tid].max_qty = c.v0
             clients[tid].max_notional = c.v1
             return k
+    elif a == R.ADMIN_SET_RISK:
+        if _set_risk(st, c):
+            return k
+    elif a == R.ADMIN_SET_SYMBOL:
+        if _set_symbol(st, c):
+            return k
+    elif a == R.ADMIN_KILL:
+        return _kill(st, c, hd, evs, k)
+    elif a == R.ADMIN_CANCEL_ALL:
+        if R.KILL_GLOBAL <= c.scope <= R.KILL_VENUE:
+            k, n = _cancel_all(st, evs, k, hd, c.scope, tid, False)
+            return _alert(st, evs, k, hd, R.REASON_KILL_CANCEL, SEV_WARNING, n, c.scope)
+    elif a == R.ADMIN_ADD_VENUE:
+        if 0 < tid < MAX_VENUES and venues[tid].active == 0:
+            v = venues[tid]
+            v.active = 1
+            v.take_fee = c.v0
+            v.make_fee = c.v1
+            v.fill_ratio = FILL_RATIO_ONE
+            _copy(v.name, c.name, SYMBOL_LEN)
+            return k
     elif a == ADMIN_DIGEST:
         return k  # logic.py emits the digest right after this input
     elif a == ADMIN_SNAPSHOT:
         return k  # the sequencer takes it (I/O is no business of the kernels)
     elif a == ADMIN_EPOCH:
-        scalars, epochs = st[0], st[7]
+        scalars, epochs = st[I_SCALARS], st[I_EPOCHS]
         if scalars[S_EPOCH] < c.v0 < MAX_EPOCHS:
             scalars[S_EPOCH] = c.v0
             epochs[c.v0].first_seq = hd[2]
             epochs[c.v0].node_id = tid
             return _alert(st, evs, k, hd, R.REASON_EPOCH, SEV_WARNING, c.v0, tid)
     elif a == ADMIN_REPLICATION:
-        scalars = st[0]
+        scalars = st[I_SCALARS]
         if c.v0 == R.REPLICATION_DOWN and (c.v1 == POLICY_REJECT_NEW or c.v1 == R.POLICY_DEGRADE):
             scalars[S_REPL_DOWN] = 1
             scalars[S_REPL_POLICY] = c.v1
@@ -794,29 +729,52 @@ def _on_admin(st, c, hd, evs, k):
     return _alert(st, evs, k, hd, R.REASON_INVALID_ADMIN, SEV_WARNING, a, tid)
 
 
+# ------------------------------------------------------------------ timer ticks
+@njit(cache=True, _nrt=False)
+def _on_timer(st, c, hd, evs, k):
+    if c.kind != R.TIMER_TICK:
+        return k
+    k = on_tick(st, evs, k, hd)
+    clients = st[I_CLIENTS]
+    for cid in range(1, len(clients)):
+        if clients[cid].active != 0:
+            k = _margin_check(st, evs, k, hd, cid)
+    return k
+
+
 # ------------------------------------------------------------------ entry point
 @njit(cache=True, _nrt=False)
 def process_batch(st, cmds, evs, start, end, out_start):
     """Apply inputs [start, end) of ``cmds`` to state ``st``; write events from ``out_start``.
 
     st: ``State.kernel_args()``; cmds: ``command_views(raw)``; evs: ``event_views(buf)``.
-    Returns the number of events written (at most MAX_EVENTS_PER_INPUT per input).
+    Stops before an input whose worst case would not fit the event buffer. Returns
+    (index of the next input to apply, events written).
     """
-    scalars = st[0]
-    if out_start + (end - start) * MAX_EVENTS_PER_INPUT > len(evs[E_ER]):
-        raise ValueError("event buffer too small for the batch")
+    scalars = st[I_SCALARS]
+    cap = len(evs[E_ER])
     hdrs = cmds[C_NEW]  # any per-type view reads the common header
     k = out_start
-    for i in range(start, end):
+    i = start
+    while i < end:
         h = hdrs[i]
         t = h.type
         hd = (h.source_id, h.source_seq, h.seq, h.ts)
+        need = MAX_EVENTS_PER_INPUT
+        if t == TIMER:
+            need += tick_events_needed(st) + len(st[I_CLIENTS])
+        elif t == ADMIN:
+            need += _bulk_events_needed(st, cmds[C_ADMIN][i], hd, evs)
+        if k + need > cap:
+            break
         if t == NEW_ORDER:
             k = _on_new_order(st, cmds[C_NEW][i], hd, evs, k)
         elif t == VENUE_FILL:
             k = _on_venue_fill(st, cmds[C_FILL][i], hd, evs, k)
         elif t == VENUE_ACK:
             k = _on_venue_ack(st, cmds[C_ACK][i], hd, evs, k)
+        elif t == MARKET_DATA:
+            _on_market_data(st, cmds[C_MD][i], hd)
         elif t == CANCEL:
             k = _on_cancel(st, cmds[C_CANCEL][i], hd, evs, k)
         elif t == VENUE_CANCELLED:
@@ -825,16 +783,17 @@ def process_batch(st, cmds, evs, start, end, out_start):
             k = _on_replace(st, cmds[C_REPLACE][i], hd, evs, k)
         elif t == VENUE_REJECT:
             k = _on_venue_reject(st, cmds[C_VREJECT][i], hd, evs, k)
-        elif t == MARKET_DATA:
-            _on_market_data(st, cmds[C_MD][i], hd)
         elif t == ADMIN:
             k = _on_admin(st, cmds[C_ADMIN][i], hd, evs, k)
-        elif t == TIMER or t == SESSION_EVENT:
-            pass  # only the clock below, until timers drive algos / sessions drive kill switches
+        elif t == TIMER:
+            k = _on_timer(st, cmds[C_TIMER][i], hd, evs, k)
+        elif t == SESSION_EVENT:
+            pass  # only the clock below, until gateways' sessions drive cancel-on-disconnect
         else:
             k = _alert(st, evs, k, hd, R.REASON_UNKNOWN_RECORD, SEV_ERROR, t, h.version)
         scalars[S_LAST_SEQ] = h.seq
         scalars[S_LAST_TS] = h.ts
         scalars[S_INPUTS] += 1
+        i += 1
     scalars[S_EVENTS] += k - out_start
-    return k - out_start
+    return i, k - out_start

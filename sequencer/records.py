@@ -93,6 +93,10 @@ NewOrder = _record([
     ("venue_id", "<u2"),  # 0: the symbol's default venue
     ("_pad", "<u2"),
     _ascii("cl_ord_id", CLORD_LEN), _ascii("symbol", SYMBOL_LEN), _ascii("account", ACCOUNT_LEN),
+    # version 2: how the order is worked (STRATEGY_*) and the algo parameters
+    ("strategy", "u1"), ("_pad2", "u1"),
+    ("max_pct", "<u2"),                          # algo participation cap, bps of market volume (0: none)
+    ("start_ts", "<i8"), ("end_ts", "<i8"),      # algo window on the sequencer clock, ns
 ], COMMAND_SIZE)
 
 Cancel = _record([
@@ -164,6 +168,9 @@ ExecReport = _record([
     ("last_px", "<i8"), ("last_qty", "<i8"),
     ("leaves_qty", "<i8"), ("cum_qty", "<i8"), ("avg_px", "<i8"),
     _ascii("cl_ord_id", CLORD_LEN), _ascii("orig_cl_ord_id", CLORD_LEN), _ascii("symbol", SYMBOL_LEN),
+    # version 2: how a routed / algo parent is being worked
+    ("working_qty", "<i8"),  # quantity out at venues now (child orders' leaves)
+    ("strategy", "u1"), ("_pad2", "u1", (7,)),
 ], EVENT_SIZE)
 
 CancelReject = _record([
@@ -229,7 +236,12 @@ TYPE_NAMES = {t: d for d, t in [
 # version is listed in FIELD_VERSIONS with that version; readers of an older record
 # treat it as zero.
 RECORD_VERSIONS = {t: 1 for t in list(COMMAND_DTYPES) + list(EVENT_DTYPES)}
-FIELD_VERSIONS: dict[int, dict[str, int]] = {}
+RECORD_VERSIONS[NEW_ORDER] = 2
+RECORD_VERSIONS[EXEC_REPORT] = 2
+FIELD_VERSIONS: dict[int, dict[str, int]] = {
+    NEW_ORDER: {"strategy": 2, "max_pct": 2, "start_ts": 2, "end_ts": 2},
+    EXEC_REPORT: {"working_qty": 2, "strategy": 2},
+}
 
 # ------------------------------------------------------------- enumerated values
 SIDE_BUY = 1            # FIX 54 '1'
@@ -442,3 +454,88 @@ RESPONSE_TO_REPLACE = ord("2")
 # VenueFill.liquidity
 LIQUIDITY_ADDED = 1
 LIQUIDITY_REMOVED = 2
+
+
+# ------------------------------------------------ trading logic: risk, kill switch, SOR, algos
+# NewOrder.strategy: how the order is worked. DIRECT sends it as one order to its venue
+# (venue_id, else the symbol's default venue); the others make it a parent whose child
+# orders the router or the algo sends.
+STRATEGY_DIRECT = 0
+STRATEGY_BEST_PRICE = 1   # whole order to the best venue by price, then fee, fill ratio, id
+STRATEGY_SWEEP = 2        # split across venues by displayed size at or better than the limit
+STRATEGY_COST = 3         # like SWEEP, venues ranked by all-in cost (fees, rebates, fill ratio)
+STRATEGY_TWAP = 10        # time slices on Timer records between start_ts and end_ts
+STRATEGY_VWAP = 11        # slices following the intraday volume profile, capped by max_pct
+ROUTED_STRATEGIES = (STRATEGY_BEST_PRICE, STRATEGY_SWEEP, STRATEGY_COST)
+ALGO_STRATEGIES = (STRATEGY_TWAP, STRATEGY_VWAP)
+
+EXEC_EXPIRED = ord("C")   # FIX 150/39 'C': an algo parent whose window ended unfilled
+STATUS_EXPIRED = ord("C")
+
+TIMER_TICK = 1            # Timer.kind: the sequencer's periodic clock tick (algo slices, margin sweep)
+
+ADMIN_SET_RISK = 9        # target_id=client, scope=RISK_*, v0 (v1) = value(s); 0 = not enforced
+ADMIN_SET_SYMBOL = 10     # target_id=symbol, scope=SYM_*, v0 (v1) = value(s)
+ADMIN_KILL = 11           # scope=KILL_*, target_id=symbol/client/venue, v0=1 on / 0 off, v1=1 also cancel all in scope
+ADMIN_CANCEL_ALL = 12     # scope=KILL_*, target_id: cancel every open order in scope (switches unchanged)
+ADMIN_ADD_VENUE = 13      # target_id=venue, v0=take fee/share, v1=make fee/share (negative: rebate), name
+
+RISK_MAX_OPEN_ORDERS = 1  # live client orders
+RISK_MAX_POSITION = 2     # |position| per symbol in shares, counting open orders on the side
+RISK_MAX_GROSS = 3        # gross exposure at cost + open order notional, money
+RISK_ORDER_RATE = 4       # new orders and replaces per rolling second
+RISK_MARGIN = 5           # v0 = initial, v1 = maintenance requirement, bps (10000 = cash account)
+
+SYM_COLLAR = 1            # v0 = collar in bps of the reference price, v1 = absolute collar (money)
+SYM_RESTRICTED = 2        # v0 = 1 restricted (no new orders), 0 not
+SYM_SHORTABLE = 3         # v0 = 1 easy to borrow (short sales allowed), 0 hard to borrow
+SYM_REFERENCE_PRICE = 4   # v0 = reference price
+
+KILL_GLOBAL = 1           # every client new order, replace and cancel refused
+KILL_NEW_ORDERS = 2       # new orders and replaces refused; cancels allowed
+KILL_SYMBOL = 3
+KILL_CLIENT = 4
+KILL_VENUE = 5
+
+REASON_KILL_GLOBAL = 24
+REASON_KILL_NEW_ORDERS = 25
+REASON_KILL_SYMBOL = 26
+REASON_KILL_CLIENT = 27
+REASON_KILL_VENUE = 28
+REASON_MAX_OPEN_ORDERS = 29
+REASON_MAX_POSITION = 30
+REASON_MAX_GROSS = 31
+REASON_BUYING_POWER = 32
+REASON_ORDER_RATE = 33
+REASON_PRICE_COLLAR = 34
+REASON_RESTRICTED = 35
+REASON_NOT_SHORTABLE = 36
+REASON_SELL_EXCEEDS_POSITION = 37
+REASON_MARGIN_CALL = 38         # alert: equity below maintenance (a=equity, b=requirement)
+REASON_MARGIN_RESTORED = 39     # alert: equity back above maintenance
+REASON_NO_VENUE = 40            # no venue open for the symbol (all killed / none known)
+REASON_ROUTED_REPLACE = 41      # replace of a routed or algo parent: cancel and re-enter
+REASON_ALGO_WINDOW = 42         # algo with an end before its start or already over
+REASON_KILL_CANCEL = 43         # alert: cancel-all sent (a=orders cancelled, b=scope)
+REASON_TEXT.update({
+    REASON_KILL_GLOBAL: "kill switch: all trading halted",
+    REASON_KILL_NEW_ORDERS: "kill switch: new orders halted",
+    REASON_KILL_SYMBOL: "kill switch: symbol halted",
+    REASON_KILL_CLIENT: "kill switch: client halted",
+    REASON_KILL_VENUE: "kill switch: venue halted",
+    REASON_MAX_OPEN_ORDERS: "too many open orders",
+    REASON_MAX_POSITION: "position limit exceeded",
+    REASON_MAX_GROSS: "gross exposure limit exceeded",
+    REASON_BUYING_POWER: "insufficient buying power",
+    REASON_ORDER_RATE: "order rate limit exceeded",
+    REASON_PRICE_COLLAR: "price outside collar",
+    REASON_RESTRICTED: "restricted symbol",
+    REASON_NOT_SHORTABLE: "short sale not allowed",
+    REASON_SELL_EXCEEDS_POSITION: "sell exceeds long position: mark short",
+    REASON_MARGIN_CALL: "equity below maintenance margin",
+    REASON_MARGIN_RESTORED: "equity back above maintenance margin",
+    REASON_NO_VENUE: "no venue available",
+    REASON_ROUTED_REPLACE: "replace not supported for routed orders",
+    REASON_ALGO_WINDOW: "invalid algo time window",
+    REASON_KILL_CANCEL: "kill switch: open orders cancelled",
+})

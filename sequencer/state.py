@@ -26,6 +26,8 @@ import numpy as np
 import xxhash
 
 from . import records as R
+from . import book as B
+from .book import create_books
 
 # ---------------------------------------------------------------- row layouts
 # Packed (no implicit padding), so every byte of every array is written by us and the
@@ -46,22 +48,79 @@ ORDER = np.dtype([
     ("cl_ord_id", "u1", (R.CLORD_LEN,)),       # current ClOrdID
     ("orig_cl_ord_id", "u1", (R.CLORD_LEN,)),  # the one it replaced
     ("pend_cl_ord_id", "u1", (R.CLORD_LEN,)),  # ClOrdID of the pending cancel/replace
-    ("_pad", "u1", (4,)),
+    ("kind", "u1"),          # KIND_*: a client's direct order, a routed/algo parent, or a child
+    ("strategy", "u1"),      # records.STRATEGY_*
+    ("children", "<u2"),     # a parent's live children
+    ("parent", "<u4"),       # a child's parent order id
+    ("first_child", "<u4"),  # a parent's newest child order id (children link by next_sibling)
+    ("next_sibling", "<u4"),
+    ("algo", "<u4"),         # an algo parent's row in ``algos`` + 1
+    ("working", "<i8"),      # a parent's quantity out at venues (live children's leaves)
+    ("reserved", "<i8"),     # buying power this order holds (money), released as it fills or ends
+    ("value_px", "<i8"),     # price its open quantity is valued at: the limit, else the mark at entry
 ])
+KIND_DIRECT, KIND_PARENT, KIND_CHILD = 0, 1, 2
 
 CLIENT = np.dtype([
-    ("active", "u1"), ("_pad", "u1", (7,)),
+    ("active", "u1"), ("killed", "u1"),
+    ("margin_call", "u1"),   # 1 while equity is below maintenance (alerted once per breach)
+    ("_pad", "u1", (5,)),
     ("max_qty", "<i8"), ("max_notional", "<i8"),
     ("cash", "<i8"),   # 8 decimals; fills move it by -(signed qty*price) - fee
     ("fees", "<i8"),   # 8 decimals, cumulative
     ("account", "u1", (R.ACCOUNT_LEN,)),
+    # limits set by ADMIN_SET_RISK (0: not enforced; margin 0: a cash account, 10000 bps)
+    ("max_open", "<i8"), ("max_position", "<i8"), ("max_gross", "<i8"), ("max_rate", "<i8"),
+    ("im_bps", "<i8"), ("mm_bps", "<i8"),
+    ("open_orders", "<i8"),    # live client orders
+    ("reserved", "<i8"),       # buying power held by open buys and short sales (money)
+    ("open_notional", "<i8"),  # notional of live orders' leaves (money), for the gross limit
+    ("gross", "<i8"),          # sum over positions of |qty| x average cost (money)
+    ("realized", "<i8"),       # realised P&L (money), fees not included
+    ("first_position", "<i4"), ("_pad2", "<i4"),  # head of the client's position rows (-1: none)
+    ("rate_bucket", "<i8"),    # the newest 100 ms bucket counted in ``rate_counts``
+    ("rate_counts", "<i4", (10,)),  # orders per 100 ms bucket of the rolling second
 ])
 
 SYMBOL = np.dtype([
-    ("active", "u1"), ("_pad", "u1"), ("default_venue", "<u2"), ("_pad2", "u1", (4,)),
-    ("ref_price", "<i8"),   # last trade / admin price, values market orders
+    ("active", "u1"), ("restricted", "u1"), ("default_venue", "<u2"),
+    ("shortable", "u1"), ("killed", "u1"), ("_pad", "u1", (2,)),
+    ("ref_price", "<i8"),   # last trade / admin price: the mark when there is no two-sided book
     ("ref_ts", "<i8"),
     ("name", "u1", (R.SYMBOL_LEN,)),
+    ("collar_bps", "<i8"), ("collar_abs", "<i8"),
+    ("bid", "<i8"), ("ask", "<i8"),      # best bid / offer over every venue's book (0: none)
+    ("volume", "<i8"),                   # shares executed on the venues' feeds today
+])
+
+# Per client x symbol, rows handed out by a counter and found by ``position_table``.
+POSITION = np.dtype([
+    ("client_id", "<u4"), ("symbol_id", "<u4"),
+    ("next", "<i4"), ("_pad", "<i4"),   # the client's next position row (-1: none)
+    ("qty", "<i8"),                     # signed shares
+    ("avg_px", "<i8"),                  # average cost of the open position (8 decimals)
+    ("realized", "<i8"), ("fees", "<i8"),
+    ("bought", "<i8"), ("sold", "<i8"),            # shares filled, for the invariants
+    ("buy_value", "<i8"), ("sell_value", "<i8"),   # money filled
+    ("open_buy", "<i8"), ("open_sell", "<i8"),     # leaves of live client orders
+])
+
+VENUE = np.dtype([
+    ("active", "u1"), ("killed", "u1"), ("_pad", "u1", (6,)),
+    ("take_fee", "<i8"), ("make_fee", "<i8"),  # per share, 8 decimals; negative = rebate
+    ("children", "<i8"),                       # child orders sent
+    ("fill_ratio", "<i8"),  # filled / sent qty of finished children, 1/65536 units, moving average
+    ("name", "u1", (R.SYMBOL_LEN,)),
+])
+MAX_VENUES = 16   # venue ids 1..15
+FILL_RATIO_ONE = 1 << 16
+
+ALGO = np.dtype([
+    ("active", "u1"), ("strategy", "u1"), ("started", "u1"), ("_pad", "u1", (5,)),
+    ("order_id", "<u8"),
+    ("start_ts", "<i8"), ("end_ts", "<i8"),
+    ("max_pct", "<i8"),
+    ("vol_start", "<i8"),   # the symbol's market volume when the window opened
 ])
 
 # (client_id, ClOrdID) -> order. Open addressing, linear probing, order_id 0 = empty;
@@ -87,6 +146,14 @@ S_EPOCH = 11          # current epoch (0 until the first ADMIN_EPOCH)
 S_REPL_DOWN = 12      # 1 while no standby holds the journal (ADMIN_REPLICATION)
 S_REPL_POLICY = 13    # records.POLICY_* in force while down
 S_REPL_DOWN_SEQ = 14  # first seq not replicated of the current down range
+S_KILL_GLOBAL = 15    # kill switch: everything halted
+S_KILL_NEW = 16       # kill switch: new orders halted
+S_POSITIONS = 17      # position rows used
+S_BOOKS = 18          # market-data books used
+S_ALGOS = 19          # algo rows used
+S_ALGOS_LIVE = 20
+S_CHILDREN = 21       # child orders sent by the router and algos
+S_MD_REJECTED = 22    # market-data messages the books could not apply
 N_SCALARS = 32        # the rest are spare for later parts
 
 # Where each epoch began: row e = epoch e. A rejoining node keeps its journal only up to
@@ -94,8 +161,25 @@ N_SCALARS = 32        # the rest are spare for later parts
 EPOCH_ROW = np.dtype([("first_seq", "<i8"), ("node_id", "<u4"), ("_pad", "<u4")])
 MAX_EPOCHS = 256
 
+# The market-data books' arrays (see book.py), in the order the book functions take them.
+BOOK_ARRAY_NAMES = tuple(f"book_{n}" for n in B.ARRAY_NAMES)
+
+
+def book_capacity(books: tuple) -> dict:
+    """The Capacity fields a set of book arrays was created with."""
+    return {"books": len(books[B.BK_HEADS]), "book_levels": books[B.BK_LEVELS].shape[2],
+            "book_orders": len(books[B.BK_ORDERS])}
+
+
 ARRAY_NAMES = ("scalars", "orders", "clients", "symbols", "positions", "clord_table", "symbol_table",
-               "epochs")
+               "epochs", "position_table", "venues", "algos", "book_index") + BOOK_ARRAY_NAMES
+
+# Kernel tuple positions (``State.kernel_args()``): st[I_ORDERS] is the orders array, etc.
+# I_BOOKS is the books' own tuple; I_SCRATCH a small work array that is not state (the
+# router's venue ranking), since kernels compiled without NRT cannot allocate.
+(I_SCALARS, I_ORDERS, I_CLIENTS, I_SYMBOLS, I_POSITIONS, I_CLORD, I_SYMTAB, I_EPOCHS,
+ I_POSTAB, I_VENUES, I_ALGOS, I_BOOK_INDEX, I_BOOKS, I_SCRATCH) = range(14)
+SCRATCH_LEN = 256
 
 
 def _pow2_at_least(n: int) -> int:
@@ -109,13 +193,19 @@ class Capacity:
     symbols: int = 4096    # symbol ids 1..symbols-1
     clord_slots: int = field(default=0)   # 0: 2 x orders, rounded up to a power of two
     symbol_slots: int = field(default=0)  # 0: 2 x symbols, rounded up to a power of two
+    positions: int = 1 << 16   # client x symbol rows
+    algos: int = 1024          # TWAP/VWAP parents of the day
+    books: int = 512           # market-data books, one per (venue, symbol) seen on the feed
+    book_levels: int = 64      # price levels kept per book side
+    book_orders: int = 1 << 16 # resting orders over all market-data books
 
     def __post_init__(self):
         if self.clord_slots == 0:
             object.__setattr__(self, "clord_slots", _pow2_at_least(2 * self.orders))
         if self.symbol_slots == 0:
             object.__setattr__(self, "symbol_slots", _pow2_at_least(2 * self.symbols))
-        for name in ("orders", "clients", "symbols"):
+        for name in ("orders", "clients", "symbols", "positions", "algos", "books", "book_levels",
+                     "book_orders"):
             if getattr(self, name) < 2:
                 raise ValueError(f"capacity {name} must be at least 2")
         if self.orders >= 1 << 32:
@@ -127,10 +217,33 @@ class Capacity:
         if self.clord_slots < self.orders or self.symbol_slots < self.symbols:
             raise ValueError("hash tables need at least as many slots as rows")
 
+    @property
+    def position_slots(self) -> int:
+        return _pow2_at_least(2 * self.positions)
+
 
 def clord_load_limit(slots: int) -> int:
     """Most entries the ClOrdID table takes: 3/4 full keeps linear probes short."""
     return slots - slots // 4
+
+
+def _create_arrays(c: Capacity) -> dict[str, np.ndarray]:
+    books = create_books(c.books, c.book_levels, c.book_orders)
+    return {
+        "scalars": np.zeros(N_SCALARS, np.int64),
+        "orders": np.zeros(c.orders, ORDER),
+        "clients": np.zeros(c.clients, CLIENT),
+        "symbols": np.zeros(c.symbols, SYMBOL),
+        "positions": np.zeros(c.positions, POSITION),
+        "clord_table": np.zeros(c.clord_slots, CLORD_ENTRY),
+        "symbol_table": np.zeros(c.symbol_slots, np.uint32),  # symbol_id, 0 = empty
+        "epochs": np.zeros(MAX_EPOCHS, EPOCH_ROW),
+        "position_table": np.zeros(c.position_slots, np.uint32),  # position row + 1, 0 = empty
+        "venues": np.zeros(MAX_VENUES, VENUE),
+        "algos": np.zeros(c.algos, ALGO),
+        "book_index": np.zeros((MAX_VENUES, c.symbols), np.int32),  # book + 1 per (venue, symbol)
+        **dict(zip(BOOK_ARRAY_NAMES, books)),
+    }
 
 
 class State:
@@ -140,34 +253,32 @@ class State:
         self._arrays = {name: arrays[name] for name in ARRAY_NAMES}
         for name, arr in self._arrays.items():
             setattr(self, name, arr)
+        self._scratch = np.zeros(SCRATCH_LEN, np.int64)
 
     @classmethod
     def create(cls, capacity: Capacity | None = None) -> "State":
-        c = capacity or Capacity()
-        return cls({
-            "scalars": np.zeros(N_SCALARS, np.int64),
-            "orders": np.zeros(c.orders, ORDER),
-            "clients": np.zeros(c.clients, CLIENT),
-            "symbols": np.zeros(c.symbols, SYMBOL),
-            "positions": np.zeros((c.clients, c.symbols), np.int64),
-            "clord_table": np.zeros(c.clord_slots, CLORD_ENTRY),
-            "symbol_table": np.zeros(c.symbol_slots, np.uint32),  # symbol_id, 0 = empty
-            "epochs": np.zeros(MAX_EPOCHS, EPOCH_ROW),
-        })
+        state = cls(_create_arrays(capacity or Capacity()))
+        state.clients["first_position"] = -1
+        return state
 
     @property
     def capacity(self) -> Capacity:
         return Capacity(orders=len(self.orders), clients=len(self.clients),
                         symbols=len(self.symbols), clord_slots=len(self.clord_table),
-                        symbol_slots=len(self.symbol_table))
+                        symbol_slots=len(self.symbol_table), positions=len(self.positions),
+                        algos=len(self.algos), **book_capacity(self.books_tuple()))
+
+    def books_tuple(self) -> tuple:
+        return tuple(self._arrays[name] for name in BOOK_ARRAY_NAMES)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The live arrays (no copy) in the fixed order of ``ARRAY_NAMES``."""
         return dict(self._arrays)
 
     def kernel_args(self) -> tuple:
-        """The arrays as the tuple ``kernels.process_batch`` takes."""
-        return tuple(self._arrays[name] for name in ARRAY_NAMES)
+        """The arrays as the tuple the kernels take (positions ``I_*``; the books nested)."""
+        flat = tuple(self._arrays[name] for name in ARRAY_NAMES[:I_BOOKS])
+        return flat + (self.books_tuple(), self._scratch)
 
     @classmethod
     def from_used_arrays(cls, d: dict[str, np.ndarray], orders_capacity: int) -> "State":
@@ -187,25 +298,20 @@ class State:
         extra = sorted(names - set(ARRAY_NAMES))
         if missing or extra:
             raise ValueError(f"state arrays: missing {missing}, unexpected {extra}")
-        expected = cls.create(Capacity(orders=2, clients=2, symbols=2)).arrays()
+        try:
+            cap = Capacity(orders=len(d["orders"]), clients=len(d["clients"]), symbols=len(d["symbols"]),
+                           clord_slots=len(d["clord_table"]), symbol_slots=len(d["symbol_table"]),
+                           positions=len(d["positions"]), algos=len(d["algos"]),
+                           **book_capacity(tuple(d[n] for n in BOOK_ARRAY_NAMES)))
+            expected = _create_arrays(cap)
+        except (ValueError, TypeError, IndexError) as e:
+            raise ValueError(f"state arrays: {e}") from None
         for name in ARRAY_NAMES:
             arr = np.asarray(d[name])
             if arr.dtype != expected[name].dtype:
                 raise ValueError(f"state array {name!r}: dtype {arr.dtype}, expected {expected[name].dtype}")
-            if arr.ndim != expected[name].ndim:
-                raise ValueError(f"state array {name!r}: {arr.ndim} dimensions, expected {expected[name].ndim}")
-        if d["scalars"].shape != (N_SCALARS,):
-            raise ValueError(f"state array 'scalars': shape {d['scalars'].shape}, expected ({N_SCALARS},)")
-        shape = (len(d["clients"]), len(d["symbols"]))
-        if d["positions"].shape != shape:
-            raise ValueError(f"state array 'positions': shape {d['positions'].shape}, expected {shape}")
-        if d["epochs"].shape != (MAX_EPOCHS,):
-            raise ValueError(f"state array 'epochs': shape {d['epochs'].shape}, expected ({MAX_EPOCHS},)")
-        try:
-            Capacity(orders=len(d["orders"]), clients=len(d["clients"]), symbols=len(d["symbols"]),
-                     clord_slots=len(d["clord_table"]), symbol_slots=len(d["symbol_table"]))
-        except ValueError as e:
-            raise ValueError(f"state arrays: {e}") from None
+            if arr.shape != expected[name].shape:
+                raise ValueError(f"state array {name!r}: shape {arr.shape}, expected {expected[name].shape}")
         return cls({name: np.array(d[name], copy=True, order="C") for name in ARRAY_NAMES})
 
     def used_arrays(self) -> dict[str, np.ndarray]:
@@ -246,6 +352,16 @@ class State:
     @property
     def replication_down(self) -> bool:
         return bool(self.scalars[S_REPL_DOWN])
+
+    def position_rows(self) -> np.ndarray:
+        """The position rows handed out so far (client_id, symbol_id, qty, avg_px, ...)."""
+        return self.positions[: int(self.scalars[S_POSITIONS])]
+
+    def position(self, client_id: int, symbol_id: int) -> int:
+        """Signed position of a client in a symbol (0 if it never had one)."""
+        rows = self.position_rows()
+        hit = rows[(rows["client_id"] == client_id) & (rows["symbol_id"] == symbol_id)]
+        return int(hit["qty"][0]) if len(hit) else 0
 
     def order(self, order_id: int) -> np.void:
         if not 0 < order_id <= self.scalars[S_ORDERS]:

@@ -129,7 +129,7 @@ def live_orders(n: int, n_clients: int, n_symbols: int) -> np.ndarray:
     v["symbol_id"] = i % n_symbols + 1
     v["price"] = reference_prices(n_symbols)[i % n_symbols + 1]
     v["qty"] = 100
-    v["side"] = np.where(i % 2 == 0, R.SIDE_BUY, R.SIDE_SELL)
+    v["side"] = np.where(i % 2 == 0, R.SIDE_BUY, R.SIDE_SELL_SHORT)
     v["ord_type"] = R.ORD_LIMIT
     v["cl_ord_id"] = _clord_bytes(i + 1)
     return raw
@@ -204,7 +204,7 @@ class FlowGenerator:
         client = rng.integers(1, self.n_clients + 1, m)
         symbol = rng.integers(1, self.n_symbols + 1, m)
         market = rng.random(m) < mix.market
-        side = rng.choice(np.array([R.SIDE_BUY, R.SIDE_SELL, R.SIDE_SELL_SHORT]), m, p=[0.5, 0.45, 0.05])
+        side = rng.choice(np.array([R.SIDE_BUY, R.SIDE_SELL, R.SIDE_SELL_SHORT]), m, p=[0.5, 0.1, 0.4])
         bp = rng.integers(-200, 201, m)  # limit within +-2% of the reference, on a cent
         price = np.where(market, 0, (self.ref[symbol] + self.ref[symbol] * bp // 10_000) // CENT * CENT)
         qty = rng.integers(1, 21, m) * 100

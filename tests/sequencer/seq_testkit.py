@@ -65,8 +65,9 @@ def admin(action, target_id=0, v0=0, v1=0, v2=0, name="", **kw):
     return _one(R.Admin, R.ADMIN, action=action, target_id=target_id, v0=v0, v1=v1, v2=v2, name=name, **kw)
 
 
-def market_data(symbol_id, price, action="P", **kw):
-    return _one(R.MarketData, R.MARKET_DATA, symbol_id=symbol_id, price=price, action=ord(action), **kw)
+def market_data(symbol_id, price, action="P", venue_id=1, qty=100, **kw):
+    return _one(R.MarketData, R.MARKET_DATA, symbol_id=symbol_id, price=price, action=ord(action),
+                venue_id=venue_id, qty=qty, **kw)
 
 
 def add_client(cid, max_qty=CLIENT_MAX_QTY, max_notional=CLIENT_MAX_NOTIONAL, cash=CLIENT_CASH):

@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 
 from sequencer import records as R
 from sequencer.logic import BusinessLogic
-from sequencer.state import Capacity, State
+from sequencer.state import KIND_CHILD, Capacity, State
 from sequencer.workload import START_CASH, generate
 
-from seq_testkit import CLIENT_CASH, PX, add_client, add_symbol
+from seq_testkit import CLIENT_CASH, PX, add_client, add_symbol, admin
 
-CAP = Capacity(orders=12, clients=4, symbols=4, clord_slots=32)
+CAP = Capacity(orders=48, clients=4, symbols=4, clord_slots=128, positions=4, algos=2, books=4,
+               book_levels=3, book_orders=6)
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 BIG = 2**62
@@ -29,12 +30,17 @@ clients = st.sampled_from([1, 1, 1, 2, 2, 0, 3, 4])
 symbol_ids = st.sampled_from([1, 1, 1, 0, 0, 2, 3, 4])
 order_ids = st.sampled_from([1, 1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0, 13, 2**63, 2**64 - 1])
 kinds = st.sampled_from(["new"] * 4 + ["cancel", "replace"] * 2 + ["ack"] * 4 + ["fill"] * 3
-                        + ["cancelled", "vreject", "md", "admin", "timer", "unknown"])
+                        + ["md"] * 3 + ["timer"] * 2 + ["cancelled", "vreject", "admin", "unknown"])
 
 
 def reference() -> np.ndarray:
     return np.concatenate([add_client(1), add_client(2), add_symbol(1, "AAA"),
-                           add_symbol(2, "BBB", ref=0, venue=0)])
+                           add_symbol(2, "BBB", ref=0, venue=0),
+                           admin(R.ADMIN_ADD_VENUE, 1, 3, -2, name="V1"),
+                           admin(R.ADMIN_ADD_VENUE, 2, 1, 1, name="V2")])
+
+
+N_REFERENCE = 6
 
 
 @st.composite
@@ -55,6 +61,10 @@ def commands(draw, max_size=60):
             v["price"], v["qty"] = 50 * PX, draw(st.sampled_from([10, 100]))
             v["client_id"] = draw(st.sampled_from([1, 1, 1, 2]))
             v["symbol_id"] = 1
+            v["strategy"] = draw(st.sampled_from([0] * 6 + [1, 2, 3, 10, 11]))
+            if v["strategy"][0] >= R.STRATEGY_TWAP:  # a window of a few to a few dozen inputs
+                v["end_ts"] = 1000 * (N_REFERENCE + i + 1 + draw(st.integers(3, 40)))
+                v["max_pct"] = draw(st.sampled_from([0, 0, 2500, 10_000]))
             if not plausible:
                 v["client_id"] = draw(clients)
                 v["symbol_id"] = draw(symbol_ids)
@@ -63,6 +73,9 @@ def commands(draw, max_size=60):
                 v["side"] = draw(st.sampled_from([1, 1, 2, 2, 5, 7]))
                 v["ord_type"] = draw(st.sampled_from([1, 2, 2, 2, 0]))
                 v["venue_id"] = draw(st.sampled_from([0, 0, 2]))
+                v["strategy"] = draw(st.sampled_from([0, 0, 1, 2, 3, 10, 11, 4, 255]))
+                v["end_ts"] = draw(st.sampled_from([0, 1, 1000 * (N_REFERENCE + i + 5), 2**62]))
+                v["max_pct"] = draw(st.sampled_from([0, 5000, 10_001]))
         elif kind in ("cancel", "replace"):
             v = r.view(R.Cancel if kind == "cancel" else R.Replace)
             v["type"] = R.CANCEL if kind == "cancel" else R.REPLACE
@@ -85,24 +98,35 @@ def commands(draw, max_size=60):
             elif kind == "fill":
                 v["price"], v["qty"] = draw(prices), draw(fill_qtys)
                 v["fee"] = draw(st.sampled_from([0, 0, 5, -3, 2**63 - 1, -(2**63)]))
-        elif kind == "md":
+        elif kind == "md":  # an L3 feed: adds, executions, cancels, deletes, replaces, prints
             v = r.view(R.MarketData)
             v["type"] = R.MARKET_DATA
-            v["symbol_id"] = draw(symbol_ids)
-            v["action"] = ord(draw(st.sampled_from("PCQA")))
-            v["price"] = draw(prices)
+            v["symbol_id"] = draw(symbol_ids) if not plausible else 1
+            v["venue_id"] = draw(st.sampled_from([1, 1, 2, 0, 16])) if not plausible else draw(st.sampled_from([1, 2]))
+            v["action"] = ord(draw(st.sampled_from("AAAFEECXDUPQZ")))
+            v["side"] = draw(st.sampled_from([1, 2, 0]))
+            v["ref"] = draw(st.integers(1, 6))
+            v["new_ref"] = draw(st.integers(1, 9))
+            v["price"] = draw(prices) if not plausible else draw(st.sampled_from([49 * PX, 50 * PX, 51 * PX]))
+            v["qty"] = draw(st.sampled_from([100, 10, 50, 0, -1]))
         elif kind == "admin":
             v = r.view(R.Admin)
             v["type"] = R.ADMIN
-            v["action"] = draw(st.integers(0, 9))
+            v["action"] = draw(st.integers(0, 14))
             v["target_id"] = draw(st.integers(0, 4))
+            v["scope"] = draw(st.integers(0, 6))
             v["v0"], v["v1"], v["v2"] = draw(qtys), draw(prices), draw(prices)
+            if v["action"][0] in (R.ADMIN_KILL, R.ADMIN_SET_SYMBOL):  # switches: mostly on/off
+                v["v0"], v["v1"] = draw(st.sampled_from([0, 1, 1, 2])), draw(st.sampled_from([0, 1, 1, 500]))
+            if v["action"][0] == R.ADMIN_SET_RISK:
+                v["v0"], v["v1"] = draw(st.sampled_from([0, 1, 3, 100, 5000, 10_000, 10_001])), draw(st.sampled_from([0, 2500, 10_001]))
             if v["action"][0] in R.SEQUENCER_ONLY_ADMIN:  # epochs, replication down/up (policies)
                 v["v0"], v["v1"] = draw(st.sampled_from([0, 1, 1, 2, 3, 255, 256])), draw(st.integers(0, 3))
             name = draw(st.sampled_from([b"AAA", b"CCC", b"DD", b"LONGNAME9"]))
             v["name"][0, :len(name)] = np.frombuffer(name, np.uint8)
         elif kind == "timer":
             r.view(R.Timer)["type"] = R.TIMER
+            r.view(R.Timer)["kind"] = draw(st.sampled_from([R.TIMER_TICK] * 4 + [0, 7]))
         else:
             r.view(R.COMMAND_HEADER)["type"] = draw(st.sampled_from([0, 12, 101, 999]))
         if kind in ("new", "cancel", "replace"):
@@ -110,7 +134,7 @@ def commands(draw, max_size=60):
             r.view({"new": R.NewOrder, "cancel": R.Cancel, "replace": R.Replace}[kind])["cl_ord_id"][0, :len(clord)] = np.frombuffer(clord, np.uint8)
     stream = np.concatenate([reference(), raw])
     h = stream.view(R.COMMAND_HEADER)
-    h["version"] = 1
+    h["version"] = [R.RECORD_VERSIONS.get(int(t), 1) for t in h["type"]]
     h["seq"] = np.arange(1, len(stream) + 1)
     h["ts"] = 1000 * h["seq"]
     h["source_id"] = 1
@@ -158,27 +182,46 @@ def test_snapshot_then_continue(stream, data):
 def check_invariants(events, state, clients=(1, 2), start_cash=CLIENT_CASH):
     h = events.view(R.EVENT_HEADER)
     tr = events.view(R.Trade)[h["type"] == R.TRADE]
-    n_clients, n_symbols = state.positions.shape
-    pos = np.zeros((n_clients, n_symbols), object)
-    cash = [0] * n_clients
-    fees = [0] * n_clients
+    pos, bought, sold = {}, {}, {}
+    cash = [0] * len(state.clients)
+    fees = [0] * len(state.clients)
     for t in tr:
+        key = (int(t["client_id"]), int(t["symbol_id"]))
         sign = 1 if t["side"] == R.SIDE_BUY else -1
-        pos[t["client_id"], t["symbol_id"]] += sign * int(t["qty"])
-        cash[t["client_id"]] -= sign * int(t["qty"]) * int(t["price"]) + int(t["fee"])
-        fees[t["client_id"]] += int(t["fee"])
-    assert (state.positions == pos.astype(np.int64)).all(), "positions == sum of signed fills"
+        pos[key] = pos.get(key, 0) + sign * int(t["qty"])
+        (bought if sign > 0 else sold)[key] = (bought if sign > 0 else sold).get(key, 0) + int(t["qty"])
+        cash[key[0]] -= sign * int(t["qty"]) * int(t["price"]) + int(t["fee"])
+        fees[key[0]] += int(t["fee"])
+    rows = state.position_rows()
+    for key, qty in pos.items():
+        assert state.position(*key) == qty, "positions == sum of signed fills"
+    for r in rows:
+        key = (int(r["client_id"]), int(r["symbol_id"]))
+        assert int(r["qty"]) == pos.get(key, 0)
+        assert int(r["bought"]) == bought.get(key, 0) and int(r["sold"]) == sold.get(key, 0)
+        assert int(r["qty"]) == int(r["bought"]) - int(r["sold"])
     for c in clients:  # (clients a stream adds later start with whatever cash it gave them)
         assert int(state.clients[c]["cash"]) - start_cash == cash[c], "cash moved by fills and fees only"
         assert int(state.clients[c]["fees"]) == fees[c]
-    o = state.orders[: state.scalars[0]]
-    assert (o["leaves"] >= 0).all() and (o["cum"] >= 0).all()
-    assert (o["cum"] <= o["qty"]).all(), "filled <= ordered"
-    done = np.isin(o["status"], [R.STATUS_FILLED, R.STATUS_CANCELED, R.STATUS_REJECTED])
+    every = state.orders[: state.scalars[0]]
+    assert (every["leaves"] >= 0).all() and (every["cum"] >= 0).all()
+    assert (every["cum"] <= every["qty"]).all(), "filled <= ordered"
+    o = every[every["kind"] != KIND_CHILD]  # the clients' orders
+    done = np.isin(o["status"], [R.STATUS_FILLED, R.STATUS_CANCELED, R.STATUS_REJECTED, R.STATUS_EXPIRED])
     assert (o["leaves"][done] == 0).all()
     assert (o["leaves"][~done] == (o["qty"] - o["cum"])[~done]).all()
     assert (o["leaves"][~done] > 0).all()
     assert (o["cum"][o["status"] == R.STATUS_FILLED] == o["qty"][o["status"] == R.STATUS_FILLED]).all()
+    # what live orders hold adds up: open counts, open quantity per position, reservations
+    for c in range(1, len(state.clients)):
+        mine = o[(o["client_id"] == c) & ~done]
+        assert int(state.clients[c]["open_orders"]) == len(mine)
+        assert int(state.clients[c]["reserved"]) == int(mine["reserved"].sum())
+        assert int(state.clients[c]["open_notional"]) == int((mine["leaves"] * mine["value_px"]).sum())
+    for r in rows:
+        mine = o[(o["client_id"] == r["client_id"]) & (o["symbol_id"] == r["symbol_id"]) & ~done]
+        assert int(r["open_buy"]) == int(mine["leaves"][mine["side"] == R.SIDE_BUY].sum())
+        assert int(r["open_sell"]) == int(mine["leaves"][mine["side"] != R.SIDE_BUY].sum())
     er = events.view(R.ExecReport)[h["type"] == R.EXEC_REPORT]
     assert (er["leaves_qty"] >= 0).all() and (er["cum_qty"] <= np.maximum(er["qty"], 0)).all()
     # every filled quantity was reported exactly once, as a trade
