@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from perf import core, replication
+from perf import book, core, replication, trading
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
@@ -25,15 +25,18 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     figures = []
-    for bench in core.BENCHMARKS + replication.BENCHMARKS:
+    for bench in core.BENCHMARKS + book.BENCHMARKS + trading.BENCHMARKS + replication.BENCHMARKS:
         print(f"running {bench.__name__} ...", file=sys.stderr, flush=True)
         figures.extend(bench(args.commands))
 
     width = max(len(f["name"]) for f in figures)
     print(f"\n{'benchmark':<{width}}  {'value':>14}  {'unit':<10} {'goal':>12}  met")
     for f in figures:
+        if f["goal"] is None:  # a baseline or a context figure: nothing to meet
+            print(f"{f['name']:<{width}}  {f['value']:>14,.1f}  {f['unit']:<10} {'—':>12}")
+            continue
         met = f["value"] >= f["goal"] if f["better"] == "higher" else f["value"] <= f["goal"]
-        print(f"{f['name']:<{width}}  {f['value']:>14,.0f}  {f['unit']:<10} "
+        print(f"{f['name']:<{width}}  {f['value']:>14,.1f}  {f['unit']:<10} "
               f"{'≥' if f['better'] == 'higher' else '≤'}{f['goal']:>11,}  {'yes' if met else 'NO'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=1) + "\n")

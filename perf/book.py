@@ -182,7 +182,7 @@ def md_mixed(n):
     if bad:
         raise RuntimeError(f"{bad} messages of the benchmark flow were refused")
     return [figure("book: mixed ITCH flow (md_apply)", ns, "ns/msg", 200, "lower"),
-            figure("book: mixed ITCH flow, Python RefBook", ref_ns, "ns/msg", 0, "lower"),
+            figure("book: mixed ITCH flow, Python RefBook", ref_ns, "ns/msg", None, "lower"),
             figure("book: speed-up vs RefBook", ref_ns / ns_prefix, "x", 20)]
 
 
@@ -255,7 +255,7 @@ def matching(n):
     live = int(bk[B.BK_META][B.META_LIVE])
     return [figure(f"matching: mixed order flow ({nf / n:.2f} fills/op, {live:,} resting)", ns, "ns/op", 500,
                    "lower"),
-            figure("matching: mixed order flow, Python RefMatcher", ref_ns, "ns/op", 0, "lower"),
+            figure("matching: mixed order flow, Python RefMatcher", ref_ns, "ns/op", None, "lower"),
             figure("matching: speed-up vs RefMatcher", ref_ns / ns_prefix, "x", 20)]
 
 

@@ -22,6 +22,7 @@ SEED = 20261124
 
 
 def figure(name, value, unit, goal, better="higher"):
+    """One result row; goal None marks a baseline or context figure (nothing to meet)."""
     return {"name": name, "value": float(value), "unit": unit, "goal": goal, "better": better}
 
 

@@ -65,6 +65,8 @@ class SequencerAgent(Agent):
         self.params = LogicParams.from_config(cfg)
         self.snapshot_every = cfg["sequencer"]["snapshot_every"]
         self.backpressure_s = cfg["sequencer"]["outbound_backpressure_ms"] / 1000
+        self.timer_ns = int(cfg["sequencer"]["timer_ms"]) * 1_000_000
+        self.next_tick = 0
         self.in_dir = topology.input_journal_dir(cfg)
         self.out_dir = topology.output_journal_dir(cfg)
         self.recovery = None
@@ -230,6 +232,7 @@ class SequencerAgent(Agent):
             self._replication_markers()
             if work:
                 self._role_counters()
+        work += self._tick()
         data = self.inbound.poll()
         self.counters.set("malformed_messages", self.inbound.malformed)
         if len(data) == 0:
@@ -248,6 +251,22 @@ class SequencerAgent(Agent):
             self._sequence(batch)
         self.counters.add("busy_ns", time.perf_counter_ns() - t0)
         return work + len(raw)
+
+    def _tick(self) -> int:
+        """A Timer tick every ``timer_ms`` on the primary, journaled like any input: the
+        algos' slices and the margin sweep run on it, so a replay or the standby sees
+        the same ticks at the same seqs. The standby gets them by replication."""
+        if not self.timer_ns:
+            return 0
+        now = self.clock()
+        if now < self.next_tick:
+            return 0
+        self.next_tick = now + self.timer_ns
+        tick = records.new_commands(1)
+        t = tick.view(records.Timer)
+        t["type"], t["version"], t["kind"], t["param"] = records.TIMER, 1, records.TIMER_TICK, self.timer_ns
+        self._sequence(tick, internal=True)
+        return 1
 
     def _sequence(self, batch: np.ndarray, internal: bool = False):
         link = self.link

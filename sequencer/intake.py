@@ -7,7 +7,8 @@ is a duplicate, and a record past a gap is dropped too, until the source re-send
 from the gap (go-back-N). A high-water mark alone would be wrong: a new command that
 overtakes an older re-send would make the re-send look like a duplicate and lose it.
 A record whose source_seq is 0 comes from an unnumbered source and is always admitted.
-Admin actions that only the sequencer writes (epochs, replication markers) are refused.
+Admin actions that only the sequencer writes (epochs, replication markers) and Timer
+records (the sequencer's own clock ticks) are refused.
 """
 
 from __future__ import annotations
@@ -58,10 +59,11 @@ def admit(raw: np.ndarray, last_seen: np.ndarray):
                     invalid, records.describe_bad(raw, bad))
     hdr = records.header(raw)
     # Epochs and replication markers are the sequencer's own; nobody may send them.
-    reserved = ok & (hdr["type"] == records.ADMIN) & np.isin(raw.view(records.Admin)["action"],
-                                                              records.SEQUENCER_ONLY_ADMIN)
+    reserved = ok & (((hdr["type"] == records.ADMIN)
+                      & np.isin(raw.view(records.Admin)["action"], records.SEQUENCER_ONLY_ADMIN))
+                     | (hdr["type"] == records.TIMER))
     if reserved.any():
-        log.warning("refused %d admin records only the sequencer may write (epoch, replication)",
+        log.warning("refused %d records only the sequencer may write (epoch, replication, timer)",
                     int(reserved.sum()))
         invalid += int(reserved.sum())
         ok &= ~reserved

@@ -146,8 +146,10 @@ def _on_new_order(st, c, hd, evs, k):
         o.status = ST_NEW
         start_algo(st, oi, c, hd[3])
         return _order_report(st, evs, k, hd, oi, EX_NEW, R.REASON_NONE, 0, 0, False)
-    k = _order_report(st, evs, k, hd, oi, EX_PENDING_NEW, R.REASON_NONE, 0, 0, False)
-    return route(st, evs, k, hd, oi, strategy, c.qty)
+    # route first so the report shows what went out (working_qty); it still comes first
+    end = route(st, evs, k + 1, hd, oi, strategy, c.qty)
+    _order_report(st, evs, k, hd, oi, EX_PENDING_NEW, R.REASON_NONE, 0, 0, False)
+    return end
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -156,7 +158,8 @@ def _find_order(st, c):
     scalars, clord = st[I_SCALARS], st[I_CLORD]
     if c.order_id != 0:
         oid = np.int64(c.order_id)  # u8 ids above 2**63 turn negative: unknown
-        if 0 < oid <= scalars[S_ORDERS]:
+        # a child order is the broker's, not a client's: unknown to clients
+        if 0 < oid <= scalars[S_ORDERS] and st[I_ORDERS][oid - 1].kind != KIND_CHILD:
             return oid - 1
         return np.int64(-1)
     if _is_empty(c.orig_cl_ord_id, CLORD_LEN):

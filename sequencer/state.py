@@ -195,7 +195,7 @@ class Capacity:
     symbol_slots: int = field(default=0)  # 0: 2 x symbols, rounded up to a power of two
     positions: int = 1 << 16   # client x symbol rows
     algos: int = 1024          # TWAP/VWAP parents of the day
-    books: int = 512           # market-data books, one per (venue, symbol) seen on the feed
+    books: int = 1024          # market-data books, one per (venue, symbol) seen on the feed
     book_levels: int = 64      # price levels kept per book side
     book_orders: int = 1 << 16 # resting orders over all market-data books
 

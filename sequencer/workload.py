@@ -56,6 +56,20 @@ class Mix:
     venue_noise: float = 0.01   # extra fills naming an unknown order, per fill
     # market data trade prints, per client command
     market_data: float = 0.02
+    # trading logic: routed and algo parents (fractions of new orders), the venues'
+    # ITCH order-by-order feeds (messages per client command answered), venue count
+    routed: float = 0.0
+    algo: float = 0.0
+    algo_window_ns: int = 500_000_000
+    l3: float = 0.0
+    venues: int = 1
+    l3_symbols: int = 100      # symbols with order-by-order books (books = venues x this)
+
+
+# The whole trading core at work: three venues with L3 books, a third of new orders
+# routed by the SOR, a few TWAP/VWAP parents, market data about as busy as order flow.
+TRADING_MIX = Mix(routed=0.3, algo=0.002, l3=1.0, venues=3)
+VENUE_FEES = ((3, -2), (2, 0), (1, 1))  # (take, make) per venue, in 1/10000 of a dollar per share
 
 
 # Generator's view of each order, by order id (client side c_*, venue side v_*).
@@ -64,11 +78,15 @@ TRACK = np.dtype([
     ("client", "<u4"), ("symbol", "<u4"),
     ("c_clord", "<i8"), ("c_qty", "<i8"), ("c_price", "<i8"), ("c_cum", "<i8"),
     ("v_qty", "<i8"), ("v_leaves", "<i8"), ("v_cum", "<i8"), ("v_price", "<i8"),
+    ("venue", "<u2"),
 ])
 C_PENDING_NEW, C_OPEN, C_DONE = 1, 2, 3
 V_LIVE, V_DONE = 1, 2
 
 _POW10 = 10 ** np.arange(14, -1, -1, dtype=np.int64)
+_VERSIONS = np.ones(1 << 16, np.uint16)  # the version this build writes, by record type
+for _t, _v in R.RECORD_VERSIONS.items():
+    _VERSIONS[_t] = _v
 
 
 def _clord_bytes(nums: np.ndarray) -> np.ndarray:
@@ -97,9 +115,10 @@ def reference_prices(n_symbols: int) -> np.ndarray:
     return (1000 + (i * 7919) % 49001) * CENT
 
 
-def reference_data(n_clients: int, n_symbols: int) -> np.ndarray:
-    """Admin records adding clients 1..n_clients and symbols 1..n_symbols (seq/ts unset)."""
-    raw = R.new_commands(n_clients + n_symbols)
+def reference_data(n_clients: int, n_symbols: int, venues: int = 0) -> np.ndarray:
+    """Admin records adding clients 1..n_clients, symbols 1..n_symbols and venues
+    1..venues with fees (seq/ts unset)."""
+    raw = R.new_commands(n_clients + n_symbols + venues)
     a = raw.view(R.Admin)
     a["type"] = R.ADMIN
     a["version"] = 1
@@ -109,7 +128,14 @@ def reference_data(n_clients: int, n_symbols: int) -> np.ndarray:
     c["v0"], c["v1"], c["v2"] = MAX_QTY, MAX_NOTIONAL, START_CASH
     for i in range(n_clients):
         c["name"][i] = R.ascii_field(f"ACC{i + 1:05d}", R.ACCOUNT_LEN)
-    s = a[n_clients:]
+    v = a[n_clients + n_symbols:]
+    v["action"] = R.ADMIN_ADD_VENUE
+    v["target_id"] = np.arange(1, venues + 1)
+    fees = np.array([VENUE_FEES[i % len(VENUE_FEES)] for i in range(venues)], np.int64).reshape(-1, 2)
+    v["v0"], v["v1"] = fees[:, 0] * (R.PRICE_SCALE // 10_000), fees[:, 1] * (R.PRICE_SCALE // 10_000)
+    for i in range(venues):
+        v["name"][i] = R.ascii_field(f"VEN{i + 1}", R.ACCOUNT_LEN)
+    s = a[n_clients:n_clients + n_symbols]
     s["action"] = R.ADMIN_ADD_SYMBOL
     s["target_id"] = np.arange(1, n_symbols + 1)
     s["v0"] = reference_prices(n_symbols)[1:]
@@ -139,10 +165,11 @@ class FlowGenerator:
     """Client flow and venue answers, both deterministic from ``seed``."""
 
     def __init__(self, seed: int, n_clients: int = 100, n_symbols: int = 500, mix: Mix = Mix(),
-                 client_source: int = 1, venue_source: int = 2):
+                 client_source: int = 1, venue_source: int = 2, md_source: int = 4):
         self.rng = np.random.default_rng(seed)
         self.n_clients, self.n_symbols, self.mix = n_clients, n_symbols, mix
-        self.client_source, self.venue_source = client_source, venue_source
+        self.client_source, self.venue_source, self.md_source = client_source, venue_source, md_source
+        self.feed: list[np.ndarray] = []
         self.client_seq = 0
         self.venue_seq = 0
         self.names = symbol_names(n_symbols)
@@ -151,6 +178,10 @@ class FlowGenerator:
         self.next_clord = 1
         self.venue_exec = 0
         self.recent = np.zeros((0, 2), np.int64)  # (client, clord) of recent new orders, for duplicates
+        self.now = T0  # the clock algo windows are set against (the caller keeps it current)
+        # the venues' ITCH feeds: live resting orders (venue, symbol, side, price, qty, ref)
+        self.l3_live = np.zeros((0, 6), np.int64)
+        self.l3_ref = 0
 
     # ------------------------------------------------------------ helpers
     def _ensure(self, max_id: int):
@@ -174,7 +205,7 @@ class FlowGenerator:
             h["source_id"] = self.venue_source
             h["source_seq"] = np.arange(self.venue_seq + 1, self.venue_seq + 1 + len(raw))
             self.venue_seq += len(raw)
-        h["version"] = 1
+        h["version"] = _VERSIONS[h["type"]]
 
     # ------------------------------------------------------------ client side
     def next_client_batch(self, n: int) -> np.ndarray:
@@ -239,6 +270,16 @@ class FlowGenerator:
         v["ord_type"][idx] = np.where(market, R.ORD_MARKET, R.ORD_LIMIT)
         v["tif"][idx] = R.TIF_DAY
         v["cl_ord_id"][idx] = _clord_bytes(clord)
+        # how they are worked: routed parents, a few algos over a short window, else direct
+        u = rng.random(m)
+        routed = u < mix.routed
+        algo = (u >= mix.routed) & (u < mix.routed + mix.algo)
+        strategy = np.where(routed, rng.choice(np.array([R.STRATEGY_BEST_PRICE, R.STRATEGY_SWEEP,
+                                                         R.STRATEGY_COST]), m), 0)
+        strategy = np.where(algo, rng.choice(np.array([R.STRATEGY_TWAP, R.STRATEGY_VWAP]), m), strategy)
+        v["strategy"][idx] = strategy
+        v["end_ts"][idx] = np.where(algo, self.now + mix.algo_window_ns, 0)
+        v["max_pct"][idx] = np.where(algo & (rng.random(m) < 0.5), 2_000, 0)
         self.recent = np.concatenate([self.recent, np.stack([client, clord], axis=1)])[-4096:]
 
     def _requests(self, raw: np.ndarray, idx: np.ndarray, targets: np.ndarray, is_cancel: np.ndarray):
@@ -298,6 +339,75 @@ class FlowGenerator:
         self._stamp_source(raw, client=False)
         return raw
 
+    def take_feed(self) -> np.ndarray:
+        """The ITCH feed messages generated since the last call (source ``md_source``,
+        unnumbered: a feed is not re-sent by its publisher, and a gap must not stall it)."""
+        raw = np.concatenate(self.feed) if self.feed else R.new_commands(0)
+        self.feed = []
+        h = raw.view(R.COMMAND_HEADER)
+        h["source_id"], h["source_seq"], h["version"] = self.md_source, 0, 1
+        return raw
+
+    def l3_market_data(self, n: int) -> np.ndarray:
+        """n ITCH 5.0 order-by-order messages from the venues' feeds (adds around the
+        reference price, executions, partial cancels, deletes, replaces) for the first
+        ``l3_symbols`` symbols; the book of live orders is kept near 40 per book."""
+        mix, rng = self.mix, self.rng
+        raw = R.new_commands(n)
+        if n == 0:
+            return raw
+        md = raw.view(R.MarketData)
+        live = self.l3_live
+        n_sym = min(mix.l3_symbols, self.n_symbols)
+        target = 40 * mix.venues * n_sym
+        # the share of adds keeps the live count near the target
+        p_add = 0.75 if len(live) < target else 0.45
+        kind = np.where(rng.random(n) < p_add, 0, rng.choice(4, n, p=[0.25, 0.2, 0.45, 0.1]) + 1)
+        n_old = min(int((kind != 0).sum()), len(live))
+        olds = np.flatnonzero(kind != 0)
+        kind[olds[n_old:]] = 0  # too few live orders: add instead
+        olds = olds[:n_old]
+        pick = rng.choice(len(live), n_old, replace=False) if n_old else np.zeros(0, np.int64)
+        adds = np.flatnonzero(kind == 0)
+        a = len(adds)
+        venue = rng.integers(1, mix.venues + 1, a)
+        symbol = rng.integers(1, n_sym + 1, a)
+        side = rng.choice(np.array([R.SIDE_BUY, R.SIDE_SELL]), a)
+        away = rng.integers(1, 11, a) * CENT
+        price = np.maximum(np.where(side == R.SIDE_BUY, self.ref[symbol] - away, self.ref[symbol] + away), CENT)
+        qty = rng.integers(1, 11, a) * 100
+        refs = np.arange(self.l3_ref + 1, self.l3_ref + 1 + a)
+        self.l3_ref += a
+        md["action"][adds] = ord("A")
+        md["venue_id"][adds], md["symbol_id"][adds], md["side"][adds] = venue, symbol, side
+        md["ref"][adds], md["price"][adds], md["qty"][adds] = refs, price, qty
+        o = live[pick]
+        k = kind[olds]
+        md["venue_id"][olds], md["symbol_id"][olds], md["side"][olds] = o[:, 0], o[:, 1], o[:, 2]
+        md["ref"][olds] = o[:, 5]
+        # 1 executed in full, 2 partial cancel, 3 delete, 4 replace (new ref, price one cent closer)
+        md["action"][olds] = np.array([0, ord("E"), ord("X"), ord("D"), ord("U")])[k]
+        part = np.maximum(o[:, 4] // 200 * 100, 100)
+        md["qty"][olds] = np.where(k == 1, o[:, 4], np.where(k == 2, np.minimum(part, o[:, 4]), o[:, 4]))
+        new_refs = np.arange(self.l3_ref + 1, self.l3_ref + 1 + n_old)
+        self.l3_ref += n_old
+        md["new_ref"][olds] = np.where(k == 4, new_refs, 0)
+        closer = np.where(o[:, 2] == R.SIDE_BUY, o[:, 3] + CENT, o[:, 3] - CENT)
+        md["price"][olds] = np.where(k == 4, np.maximum(closer, CENT), 0)
+        md["type"] = R.MARKET_DATA
+        # the live set after this batch: executed/deleted gone, cancels shrink, replaces re-ref
+        keep = np.ones(len(live), bool)
+        keep[pick[(k == 1) | (k == 3) | ((k == 2) & (part >= o[:, 4]))]] = False
+        live = live.copy()
+        shrink = pick[(k == 2) & (part < o[:, 4])]
+        live[shrink, 4] -= np.maximum(live[shrink, 4] // 200 * 100, 100)
+        rep = pick[k == 4]
+        live[rep, 3] = md["price"][olds][k == 4]
+        live[rep, 5] = md["new_ref"][olds][k == 4]
+        added = np.stack([venue, symbol, side, price, qty, refs], axis=1)
+        self.l3_live = np.concatenate([live[keep], added])
+        return raw
+
     # ------------------------------------------------------------ venue side
     def _mine(self, events: np.ndarray) -> np.ndarray:
         """The events caused by this generator's own commands (other producers may share the stream)."""
@@ -338,7 +448,8 @@ class FlowGenerator:
         cr = events.view(R.CancelReject)[h["type"] == R.CANCEL_REJECT]
         t["c_pending"][cr["order_id"][cr["order_id"] != 0].astype(np.int64)] = 0
         # Finished orders last, so a later state in the same batch cannot revive them.
-        done = np.isin(er["ord_status"], [R.STATUS_FILLED, R.STATUS_CANCELED, R.STATUS_REJECTED]) & (oid != 0)
+        done = np.isin(er["ord_status"], [R.STATUS_FILLED, R.STATUS_CANCELED, R.STATUS_REJECTED,
+                                          R.STATUS_EXPIRED]) & (oid != 0)
         t["c_state"][oid[done]] = C_DONE
         t["c_pending"][oid[done]] = 0
 
@@ -364,6 +475,7 @@ class FlowGenerator:
         t["symbol"][ids] = new["symbol_id"]
         t["side"][ids] = new["side"]
         t["ord_type"][ids] = new["ord_type"]
+        t["venue"][ids] = new["venue_id"]
         refuse = rng.random(len(ids)) < mix.venue_reject
         t["v_state"][ids] = np.where(refuse, V_DONE, V_LIVE)
         parts.append(self._acks(ids[~refuse], R.VENUE_ACTION_NEW))
@@ -397,6 +509,9 @@ class FlowGenerator:
         n_fill = min(int(rng.binomial(int(answered.sum()), mix.fills)), len(cand))
         parts.append(self._fills(np.sort(rng.choice(cand, n_fill, replace=False)) if n_fill else cand[:0]))
         parts.append(self._noise(int(rng.binomial(n_fill, mix.venue_noise))))
+        if mix.l3:  # the venues' feeds move with the flow; taken with take_feed()
+            self.feed.append(self.l3_market_data(int(rng.binomial(int(answered.sum()), min(mix.l3, 1.0)))
+                                                 + int(rng.poisson(max(mix.l3 - 1.0, 0.0) * answered.sum()))))
 
         raw = np.concatenate(parts) if parts else R.new_commands(0)
         self._stamp_source(raw, client=False)
@@ -410,7 +525,7 @@ class FlowGenerator:
         a["venue_order_id"] = ids + 9_000_000_000  # the venue's own numbering
         a["price"] = self.track["v_price"][ids]
         a["qty"] = self.track["v_qty"][ids]
-        a["venue_id"] = VENUE
+        a["venue_id"] = self.track["venue"][ids]
         a["ack_of"] = ack_of
         return raw
 
@@ -419,7 +534,7 @@ class FlowGenerator:
         r = raw.view(R.VenueReject)
         r["type"] = R.VENUE_REJECT
         r["order_id"] = ids
-        r["venue_id"] = VENUE
+        r["venue_id"] = self.track["venue"][ids]
         r["reason"] = 1
         r["reject_of"] = reject_of
         return raw
@@ -430,7 +545,7 @@ class FlowGenerator:
         c["type"] = R.VENUE_CANCELLED
         c["order_id"] = ids
         c["qty"] = self.track["v_leaves"][ids]
-        c["venue_id"] = VENUE
+        c["venue_id"] = self.track["venue"][ids]
         return raw
 
     def _fills(self, ids: np.ndarray) -> np.ndarray:
@@ -456,6 +571,7 @@ class FlowGenerator:
         f["qty"] = qty
         f["fee"] = np.where(added, -REBATE_PER_SHARE * qty, FEE_PER_SHARE * qty)
         f["venue_id"] = VENUE
+        f["venue_id"] = t["venue"][ids]
         f["liquidity"] = np.where(added, R.LIQUIDITY_ADDED, R.LIQUIDITY_REMOVED)
         return raw
 
@@ -471,24 +587,32 @@ class FlowGenerator:
         return raw
 
 
+def timer_tick() -> np.ndarray:
+    """One Timer tick as the sequencer writes it (seq/ts unset)."""
+    raw = R.new_commands(1)
+    t = raw.view(R.Timer)
+    t["type"], t["version"], t["kind"] = R.TIMER, 1, R.TIMER_TICK
+    return raw
+
+
 def generate(seed: int, n_commands: int, n_clients: int = 100, n_symbols: int = 500,
              mix: Mix = Mix(), round_size: int = 1024) -> np.ndarray:
     """A stamped stream (seq 1..N, ts increasing) of reference data then closed-loop flow."""
     gen = FlowGenerator(seed, n_clients, n_symbols, mix)
-    cap = Capacity(orders=max(16, n_commands), clients=n_clients + 1, symbols=n_symbols + 1)
+    cap = Capacity(orders=max(16, 2 * n_commands), clients=n_clients + 1, symbols=n_symbols + 1)
     bl = BusinessLogic(State.create(cap), digest_every=0)
     out = R.new_commands(n_commands)
     hdr = out.view(R.COMMAND_HEADER)
     source_counters: dict[int, int] = {}
     done = 0
     ts = T0
-    batch = reference_data(n_clients, n_symbols)
+    batch = reference_data(n_clients, n_symbols, mix.venues if (mix.routed or mix.algo or mix.l3) else 0)
     while done < n_commands:
         # Draw for the whole round before cutting it, so a shorter run is a prefix of a longer one.
         steps = gen.rng.integers(100, 2_000, len(batch))  # ns between inputs
         batch = batch[: n_commands - done]
         h = batch.view(R.COMMAND_HEADER)
-        h["version"] = 1
+        h["version"] = _VERSIONS[h["type"]]
         h["seq"] = np.arange(done + 1, done + 1 + len(batch))
         h["ts"] = ts + np.cumsum(steps[: len(batch)])
         ts = int(h["ts"][-1])
@@ -506,7 +630,11 @@ def generate(seed: int, n_commands: int, n_clients: int = 100, n_symbols: int = 
         if done >= n_commands:
             break
         n_md = int(gen.rng.binomial(round_size, mix.market_data))
-        parts = [gen.venue_responses(events), gen.next_client_batch(round_size), gen.market_data(n_md)]
+        gen.now = ts
+        parts = [gen.venue_responses(events), gen.next_client_batch(round_size), gen.market_data(n_md),
+                 gen.take_feed()]
+        if mix.algo:  # stands in for the sequencer's Timer ticks, once a round
+            parts.append(timer_tick())
         batch = np.concatenate(parts)
         batch = batch[gen.rng.permutation(len(batch))]
     assert (hdr["seq"] == np.arange(1, n_commands + 1)).all()

@@ -180,7 +180,7 @@ def admin():
     """Operator requests to a running sequencer (journaled like every input)."""
 
 
-def _send_admin(config_path, action, role):
+def _send_admin(config_path, action, role, **fields):
     import numpy as np
 
     from sequencer import records
@@ -190,6 +190,8 @@ def _send_admin(config_path, action, role):
     raw = records.new_commands(1)
     a = raw.view(records.Admin)
     a["type"], a["version"], a["action"] = records.ADMIN, 1, action
+    for name, value in fields.items():
+        a[name] = value
     a["operator"][0] = np.frombuffer(b"tandem".ljust(8, b"\0"), np.uint8)
     aeron = topology.connect(cfg)
     try:
@@ -198,6 +200,76 @@ def _send_admin(config_path, action, role):
         raise click.ClickException(f"no sequencer took the request: {e}")
     finally:
         aeron.close()
+
+
+KILL_SCOPES = {"global": 1, "new-orders": 2, "symbol": 3, "client": 4, "venue": 5}
+SCOPE_OPTION = click.option("--scope", type=click.Choice(list(KILL_SCOPES)), required=True,
+                            help="global: all client orders, replaces and cancels; new-orders: new orders and "
+                                 "replaces (cancels pass); symbol / client / venue: new orders and replaces "
+                                 "there.")
+TARGET_OPTION = click.option("--target", "target_id", type=int, default=0,
+                             help="Symbol, client or venue id for those scopes.")
+
+
+def _check_target(scope, target_id):
+    if KILL_SCOPES[scope] >= 3 and target_id <= 0:
+        raise click.BadParameter(f"--scope {scope} needs --target ID", param_hint="--target")
+
+
+@admin.command()
+@CONFIG_OPTION
+@SCOPE_OPTION
+@TARGET_OPTION
+@click.option("--off", is_flag=True, help="Clear the switch instead of setting it.")
+@click.option("--cancel-all", is_flag=True, help="Also cancel every open order in the scope.")
+def kill(config_path, scope, target_id, off, cancel_all):
+    """Set or clear a kill switch (journaled; checked before any other risk check)."""
+    from sequencer import records
+
+    _check_target(scope, target_id)
+    _send_admin(config_path, records.ADMIN_KILL, "admin", scope=KILL_SCOPES[scope], target_id=target_id,
+                v0=0 if off else 1, v1=1 if cancel_all and not off else 0)
+    click.echo(f"kill switch {scope}{' ' + str(target_id) if target_id else ''} {'off' if off else 'on'}"
+               f"{' with cancel-all' if cancel_all and not off else ''} requested")
+
+
+@admin.command("cancel-all")
+@CONFIG_OPTION
+@SCOPE_OPTION
+@TARGET_OPTION
+def cancel_all(config_path, scope, target_id):
+    """Cancel every open order in a scope (the switches stay as they are)."""
+    from sequencer import records
+
+    _check_target(scope, target_id)
+    _send_admin(config_path, records.ADMIN_CANCEL_ALL, "admin", scope=KILL_SCOPES[scope], target_id=target_id)
+    click.echo(f"cancel-all {scope}{' ' + str(target_id) if target_id else ''} requested")
+
+
+RISK_LIMITS = {"max-open-orders": 1, "max-position": 2, "max-gross": 3, "order-rate": 4, "margin": 5}
+
+
+@admin.command("set-risk")
+@CONFIG_OPTION
+@click.option("--client", "client_id", type=int, required=True)
+@click.option("--limit", type=click.Choice(list(RISK_LIMITS)), required=True,
+              help="max-open-orders (orders), max-position (shares per symbol), max-gross (dollars), "
+                   "order-rate (per second), margin (initial and maintenance bps).")
+@click.option("--value", type=str, required=True, help="The limit (0: not enforced); margin: initial bps.")
+@click.option("--maintenance-bps", type=int, default=0, help="margin only: maintenance requirement, bps.")
+def set_risk(config_path, client_id, limit, value, maintenance_bps):
+    """Set a client's pre-trade risk limit."""
+    from decimal import Decimal, InvalidOperation
+
+    from sequencer import records
+
+    try:
+        v = int(Decimal(value) * records.PRICE_SCALE) if limit == "max-gross" else int(value)
+    except (InvalidOperation, ValueError):
+        raise click.BadParameter(f"{value!r} is not a number", param_hint="--value")
+    _send_admin(config_path, records.ADMIN_SET_RISK, "admin", scope=RISK_LIMITS[limit], target_id=client_id,
+                v0=v, v1=maintenance_bps)
+    click.echo(f"{limit} of client {client_id} set to {value}")
 
 
 @admin.command()
@@ -377,6 +449,50 @@ def stat(config_path, as_json):
     else:
         for k, v in values.items():
             click.echo(f"{k:<22}{v:>16,}")
+
+
+
+@main.command()
+@click.argument("journal_path", type=click.Path(exists=True, file_okay=False))
+@click.option("--from-snapshot/--from-start", default=True, show_default=True,
+              help="Start from the latest valid snapshot, or replay the whole day.")
+@click.option("--top", default=20, show_default=True, help="Clients listed, by gross market value.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def positions(journal_path, from_snapshot, top, as_json):
+    """Positions and P&L per client, firm exposure and the trading picture, from a journal."""
+    from sequencer.replay import restore
+    from tandem import trading_report
+
+    try:
+        r = restore(journal_path, from_snapshot=from_snapshot, progress=not as_json)
+    except ValueError as e:
+        raise click.ClickException(str(e))
+    state = r.logic.state
+    clients = trading_report.client_rows(state)
+    summary = trading_report.summary(state)
+    if as_json:
+        _emit({"seq": r.seq, "digest": f"{state.digest():016x}", "clients": clients, **summary})
+        return
+    click.echo(f"state at seq {r.seq}, digest {state.digest():016x}")
+    click.echo(trading_report.format_clients(clients, top))
+    firm = summary["firm"]
+    click.echo(f"firm: {firm['positions']} positions, gross ${firm['gross']:,.2f}, net ${firm['net']:,.2f}")
+
+
+@main.group()
+def scenario():
+    """Scenario files: input stories with the outputs they must produce."""
+
+
+@scenario.command("run")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def scenario_run(paths):
+    """Run scenario files (or directories of them); exit 1 if any fails."""
+    from sequencer.scenario import main as scenario_main
+
+    code = scenario_main(list(paths))
+    if code:
+        raise SystemExit(code)
 
 
 if __name__ == "__main__":

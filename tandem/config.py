@@ -35,6 +35,7 @@ DEFAULTS = {
         "idle": "backoff",
         "outbound_backpressure_ms": 1000,  # then a batch's outputs are left to the output journal
         "max_sources": 65536,        # source ids for de-duplication by (source, source seq)
+        "timer_ms": 1000,            # a journaled Timer tick this often (algo slices, margin sweep; 0: none)
     },
     "node": {
         "id": 1,                     # this node's id (1..2^32-1), in epochs and replication messages

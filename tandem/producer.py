@@ -25,7 +25,7 @@ import numpy as np
 
 from replicas.consumer import OutputCursor
 from sequencer import records
-from sequencer.workload import FlowGenerator, reference_data
+from sequencer.workload import TRADING_MIX, FlowGenerator, reference_data
 from tandem import topology
 from tandem.agent import Agent
 
@@ -66,7 +66,7 @@ class ProducerAgent(Agent):
     role = "producer"
 
     def __init__(self, cfg, commands, seed=7, clients=64, symbols=256, source_id=1,
-                 chunk=2048, window=262_144, aeron=None):
+                 chunk=2048, window=262_144, aeron=None, mix=TRADING_MIX, kill_at_end=True):
         self.cfg = cfg
         self.commands = commands
         self.chunk = chunk
@@ -76,12 +76,19 @@ class ProducerAgent(Agent):
         self.client_source = source_id
         self.venue_source = source_id + 1
         self.admin_source = source_id + 2
+        self.md_source = source_id + 3  # the venues' ITCH feeds: unnumbered, never re-sent
         self.admin_seq = 0
         self.n_clients, self.n_symbols = clients, symbols
-        self.gen = FlowGenerator(seed=seed, n_clients=clients, n_symbols=symbols,
-                                 client_source=self.client_source, venue_source=self.venue_source)
+        self.mix = mix
+        self.gen = FlowGenerator(seed=seed, n_clients=clients, n_symbols=symbols, mix=mix,
+                                 client_source=self.client_source, venue_source=self.venue_source,
+                                 md_source=self.md_source)
+        # At the end of the flow the operator pulls the kill switch on symbol 1 with a
+        # cancel-all (the venue answers the cancels), then asks for the final digest.
+        self.kill_sent = not kill_at_end
         self.sent = 0            # client commands sent (reference data excluded)
         self.venue_sent = 0
+        self.feed_sent = 0
         self.digest_requested = False
         self.final_digest = None
         self.final_seq = None
@@ -103,7 +110,7 @@ class ProducerAgent(Agent):
         # A new image on the outbound stream is a new sequencer incarnation.
         self.sub = topology.outbound_subscriber(self.aeron, self.cfg, available_image=self._on_sequencer)
         self.t0 = time.perf_counter()
-        self._send(self._admin(reference_data(self.n_clients, self.n_symbols)), self.admin_source)
+        self._send(self._admin(reference_data(self.n_clients, self.n_symbols, self.mix.venues)), self.admin_source)
 
     def _admin(self, raw):
         h = records.header(raw)
@@ -159,13 +166,24 @@ class ProducerAgent(Agent):
             if len(replies):
                 self._send(replies, self.venue_source)
                 self.venue_sent += len(replies)
+            feed = self.gen.take_feed()
+            if len(feed) and not self.digest_requested:
+                self.pub.enqueue(feed)
+                self.feed_sent += len(feed)
             self._check_digest(events)
         unconfirmed = sum(o.count for o in self.outbox.values())
         if self.sent < self.commands and unconfirmed < self.window and self.pub.pending_records < 4 * self.chunk:
             n = min(self.chunk, self.commands - self.sent)
+            self.gen.now = time.time_ns()  # algo windows start now (the sequencer stamps this clock too)
             self._send(self.gen.next_client_batch(n), self.client_source)
             self.sent += n
             work += n
+        elif self.sent >= self.commands and not self.kill_sent and not self.pub.pending and self._quiescent():
+            self._send(self._admin(records.admin_command(records.ADMIN_KILL, target_id=1, v0=1, v1=1,
+                                                         scope=records.KILL_SYMBOL, operator="demo")),
+                       self.admin_source)
+            self.kill_sent = True
+            self.last_activity = time.monotonic()
         elif (self.sent >= self.commands and not self.digest_requested and not self.pub.pending
               and self._quiescent()):
             # Last of all, so the digest it answers is the state at the journal's final seq.
@@ -204,7 +222,7 @@ class ProducerAgent(Agent):
 
     def result(self) -> dict:
         return {
-            "client_commands": self.sent, "venue_commands": self.venue_sent,
+            "client_commands": self.sent, "venue_commands": self.venue_sent, "feed_messages": self.feed_sent,
             "events_seen": self.events_seen, "resent": self.resends,
             "final_seq": self.final_seq,
             "digest": None if self.final_digest is None else f"{self.final_digest:016x}",
