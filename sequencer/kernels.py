@@ -94,7 +94,7 @@ from .state import (
 
 
 # ------------------------------------------------------------------ client commands
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _on_new_order(st, c, hd, evs, k):
     scalars, orders, clients, clord = st[I_SCALARS], st[I_ORDERS], st[I_CLIENTS], st[I_CLORD]
     reason, sid, venue, price, value_px, slot = new_order_checks(st, c, hd[3])
@@ -203,7 +203,7 @@ def _register_request(st, c, oi):
     return R.REASON_NONE
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _on_cancel(st, c, hd, evs, k):
     oi = _find_order(st, c)
     reason = R.REASON_KILL_GLOBAL if st[I_SCALARS][S_KILL_GLOBAL] != 0 else R.REASON_NONE
@@ -216,7 +216,7 @@ def _on_cancel(st, c, hd, evs, k):
     return start_cancel(st, evs, k, hd, oi)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _on_replace(st, c, hd, evs, k):
     orders = st[I_ORDERS]
     oi = _find_order(st, c)
@@ -254,7 +254,7 @@ def _venue_row(st, order_id):
     return np.int64(-1)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _on_venue_ack(st, c, hd, evs, k):
     orders = st[I_ORDERS]
     oi = _venue_row(st, c.order_id)
@@ -340,7 +340,7 @@ def _margin_check(st, evs, k, hd, cid):
     return k
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _on_venue_fill(st, c, hd, evs, k):
     scalars, orders = st[I_SCALARS], st[I_ORDERS]
     oi = _venue_row(st, c.order_id)
@@ -397,7 +397,7 @@ def _on_venue_fill(st, c, hd, evs, k):
     return k
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _on_venue_cancelled(st, c, hd, evs, k):
     orders = st[I_ORDERS]
     oi = _venue_row(st, c.order_id)
@@ -423,7 +423,7 @@ def _on_venue_cancelled(st, c, hd, evs, k):
     return _order_report(st, evs, k, hd, oi, EX_CANCELED, R.REASON_NONE, 0, 0, False)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _on_venue_reject(st, c, hd, evs, k):
     orders = st[I_ORDERS]
     oi = _venue_row(st, c.order_id)
@@ -465,7 +465,7 @@ def _on_venue_reject(st, c, hd, evs, k):
 
 
 # ------------------------------------------------------------------ market data
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _consolidate(st, sid):
     """Best bid and offer of symbol sid over every venue's book."""
     bk, index, s = st[I_BOOKS], st[I_BOOK_INDEX], st[I_SYMBOLS][sid]
@@ -485,7 +485,7 @@ def _consolidate(st, sid):
     s.ask = ask
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _on_market_data(st, c, hd):
     """Apply an ITCH message to the (venue, symbol) book; trades move the symbol's
     reference price and volume. Messages the books cannot use are counted, not alerted

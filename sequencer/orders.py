@@ -119,12 +119,15 @@ def start_cancel(st, evs, k, hd, oi):
     o.status = ST_PENDING_CANCEL
     o.updated_ts = hd[3]
     o.pending = ACT_CANCEL
+    # a client's request: ClOrdID = the request's, OrigClOrdID = the order's; the
+    # operator's cancel-all has no request, so the report names the order by its own
+    request = not _is_empty(o.pend_cl_ord_id, CLORD_LEN)
     if o.kind == KIND_DIRECT:
-        k = _order_report(st, evs, k, hd, oi, EX_PENDING_CANCEL, R.REASON_NONE, 0, 0, True)
+        k = _order_report(st, evs, k, hd, oi, EX_PENDING_CANCEL, R.REASON_NONE, 0, 0, request)
         return _venue_cancel(st, evs, k, hd, oi)
     if o.children == 0:  # an algo between slices: nothing at any venue
         return settle_parent(st, evs, k, hd, oi)
-    k = _order_report(st, evs, k, hd, oi, EX_PENDING_CANCEL, R.REASON_NONE, 0, 0, True)
+    k = _order_report(st, evs, k, hd, oi, EX_PENDING_CANCEL, R.REASON_NONE, 0, 0, request)
     return cancel_children(st, evs, k, hd, oi, 0)
 
 

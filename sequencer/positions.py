@@ -52,7 +52,7 @@ def _position_slot(table, positions, client_id, symbol_id):
         s = (s + 1) & mask
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _position_row(st, client_id, symbol_id, create):
     """Row of (client, symbol); with ``create`` a new zero row if there is none. -1 if
     there is none (or the table is full)."""
@@ -125,7 +125,7 @@ def _order_requirement(cl, side, value):
     return _bps(value, _im_bps(cl))
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _hold(st, oi, value_px):
     """Count live client order oi's leaves as open (see the module docstring)."""
     orders, clients, positions = st[I_ORDERS], st[I_CLIENTS], st[I_POSITIONS]
@@ -142,7 +142,7 @@ def _hold(st, oi, value_px):
     cl.reserved += o.reserved
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _unhold(st, oi, value_px):
     orders, clients, positions = st[I_ORDERS], st[I_CLIENTS], st[I_POSITIONS]
     o = orders[oi]
@@ -163,7 +163,7 @@ def _avg_cost_value(p):
     return a if a > 0 else -a
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _book_fill(st, client_id, symbol_id, side, qty, price, fee):
     """Apply a fill to the client's position, P&L and cash (overflow checked before)."""
     clients, positions = st[I_CLIENTS], st[I_POSITIONS]

@@ -21,6 +21,13 @@ map the code to FIX Text). The kill switch comes first, as operators expect:
     requirement less reservations);
  9. duplicate ClOrdID and table capacity.
 
+A replace runs the same steps on what it changes (its side, type and symbol are the
+order's): the kill switches, the fields, restricted, a short sale that grows (plain
+sells against the long position, short sales need an easy-to-borrow symbol), the new
+quantity and value against the order-size limits and the collar, the rate; then the
+exposure checks only if it adds shares, value or buying power, and then for what it
+adds (the delta over the order's current leaves and value).
+
 Limits left at 0 are not enforced. All arithmetic is integer and checked against
 overflow by comparing against quotients instead of forming large products.
 """
@@ -144,7 +151,7 @@ def _valid_strategy(c, ts):
     return R.REASON_INVALID_FIELD
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def new_order_checks(st, c, ts):
     """Every check of a NewOrder, in the module's order.
 
@@ -172,6 +179,10 @@ def new_order_checks(st, c, ts):
     venue = np.int64(0)
     if strategy == STRATEGY_DIRECT:
         venue = np.int64(c.venue_id if c.venue_id != 0 else sym.default_venue)
+    # the kill switch first (step 1): as soon as client, symbol and venue are known
+    reason = _scoped_kill(st, cid, sid, venue if 0 < venue < MAX_VENUES else 0)
+    if reason != R.REASON_NONE:
+        return reason, sid, none, none, none, none
     side, ord_type, tif = c.side, c.ord_type, c.tif
     if ((side != SIDE_BUY and side != SIDE_SELL and side != SIDE_SELL_SHORT)
             or (ord_type != ORD_LIMIT and ord_type != ORD_MARKET)
@@ -181,8 +192,6 @@ def new_order_checks(st, c, ts):
             or _is_empty(c.cl_ord_id, CLORD_LEN)):
         return R.REASON_INVALID_FIELD, sid, none, none, none, none
     reason = _valid_strategy(c, ts)
-    if reason == R.REASON_NONE:
-        reason = _scoped_kill(st, cid, sid, venue)
     if reason != R.REASON_NONE:
         return reason, sid, none, none, none, none
     cl = clients[cid]
@@ -246,6 +255,13 @@ def replace_checks(st, c, oi, ts):
         return R.REASON_INVALID_FIELD, none, none
     if sym.restricted != 0:
         return R.REASON_RESTRICTED, none, none
+    add_qty = c.qty - o.qty
+    if o.side == SIDE_SELL_SHORT and add_qty > 0 and sym.shortable == 0:
+        return R.REASON_NOT_SHORTABLE, none, none
+    if o.side == SIDE_SELL and add_qty > 0:
+        r = _position_row(st, o.client_id, o.symbol_id, False)
+        if add_qty > st[I_POSITIONS][r].qty - st[I_POSITIONS][r].open_sell:
+            return R.REASON_SELL_EXCEEDS_POSITION, none, none
     if c.qty > cl.max_qty:
         return R.REASON_MAX_QTY, none, none
     if value_px <= 0:
@@ -256,15 +272,12 @@ def replace_checks(st, c, oi, ts):
         return R.REASON_PRICE_COLLAR, none, none
     if cl.max_rate > 0 and _rate_count(cl, ts) >= cl.max_rate:
         return R.REASON_ORDER_RATE, none, none
-    add_qty = c.qty - o.qty
     new_leaves = c.qty - o.cum
     add_value = new_leaves * value_px - o.leaves * o.value_px
-    if o.side == SIDE_SELL and add_qty > 0:
-        r = _position_row(st, o.client_id, o.symbol_id, False)
-        if add_qty > st[I_POSITIONS][r].qty - st[I_POSITIONS][r].open_sell:
-            return R.REASON_SELL_EXCEEDS_POSITION, none, none
     need = _order_requirement(cl, o.side, new_leaves * value_px) - o.reserved
-    if add_qty > 0 or need > 0:  # a replace that adds nothing is never refused for exposure
+    # a replace that adds nothing (no shares, no value, no buying power) is never refused
+    # for exposure; one that adds any of them is checked for what it adds
+    if add_qty > 0 or add_value > 0 or need > 0:
         reason = _exposure_reason(st, o.client_id, o.symbol_id, o.side, add_qty if add_qty > 0 else 0,
                                   add_value if add_value > 0 else 0, need)
     return reason, price, value_px

@@ -90,10 +90,11 @@ def run_with_kills(tmp_path, kill_points, commands, seed):
     assert len(hdr["source_seq"][hdr["source_id"] == 1]) == commands
     # The producer saw the on-demand digest of its last command; replays reach it.
     live_seq, live_digest = last_digest_event(out_dir)
-    assert live_seq == producer.final_seq == len(journal)
+    assert live_seq == producer.final_seq <= len(journal)  # timer ticks may follow it
     assert live_digest == producer.final_digest
     r = replay(in_dir, out_dir=tmp_path / "replay-out")
-    assert (r.final_seq, r.digest) == (live_seq, f"{live_digest:016x}")
+    assert r.final_seq == len(journal)
+    assert replay(in_dir, to_seq=live_seq).digest == f"{live_digest:016x}"
     # Outputs lost in a crash were regenerated, none twice: the live output journal is
     # exactly what a replay produces.
     assert same_outputs(out_dir, tmp_path / "replay-out")

@@ -19,14 +19,16 @@ from tandem.agent import AgentRunner
 TOKEN = b"test-operator-token"
 
 
-def node_config(root: Path, node_id: int, role: str, aeron_dir: Path, **replication):
+def node_config(root: Path, node_id: int, role: str, aeron_dir: Path, timer_ms: int = 0, **replication):
     token = root / "operator.token"
     token.write_bytes(TOKEN)
     return config.load(None, config.under(root / f"node{node_id}"), {
         "aeron": {"dir": str(aeron_dir)},
         "node": {"id": node_id},
         "capacity": {"orders": 1 << 16, "clients": 32, "symbols": 64},
-        "sequencer": {"digest_every": 500, "snapshot_every": 0},
+        # No timer ticks by default: these tests compare two running nodes' states and
+        # journals at quiescence (test_timer_ticks_are_replicated turns them on).
+        "sequencer": {"digest_every": 500, "snapshot_every": 0, "timer_ms": timer_ms},
         "replication": {"enabled": True, "role": role, "operator_token_file": str(token),
                         "promote_after_ms": 0, **replication},
     })

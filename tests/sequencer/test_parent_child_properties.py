@@ -62,6 +62,10 @@ class Sim:
         self.md_refs = {1: [1, 4], 2: [2], 3: [3, 5]}
         self.next_ref = 100
         self.n = 0
+        self.switches_on: set[tuple[int, int]] = set()  # (kill scope, target)
+        # how busy the venues are: with few answers, children pile up at the venues
+        self.kinds = (["new"] * 5 + ["answer"] * self.pick([2, 6, 12]) + ["md"] * 3 + ["tick"] * 4
+                      + ["cancel"] * 2 + ["replace", "admin", "late"])
         for cmd in reference():
             self.apply(cmd)
 
@@ -96,8 +100,7 @@ class Sim:
 
     # ---------------------------------------------------------------- one random step
     def step(self):
-        kind = self.pick((["new"] * 5 + ["answer"] * 12 + ["md"] * 3 + ["tick"] * 4
-                                         + ["cancel"] * 2 + ["replace", "admin", "late"]))
+        kind = self.pick(self.kinds)
         getattr(self, "do_" + kind)()
 
     def do_new(self):
@@ -184,6 +187,10 @@ class Sim:
         self.apply(cmd)
 
     def do_tick(self):
+        if self.switches_on and self.pick([True, False]):  # kill switches stay on a while only
+            for scope, target in sorted(self.switches_on):
+                self.apply(kill(scope, target, 0))
+            self.switches_on.clear()
         self.now += self.pick([S // 10, S // 2, S, 2 * S])
         self.apply(tick())
 
@@ -219,14 +226,16 @@ class Sim:
 
     def do_admin(self):
         what = self.pick(["venue", "venue", "symbol", "client", "cancel_all"])
-        on = self.pick([0, 0, 1])  # switches mostly go off again soon
         if what == "venue":
-            cmd = kill(R.KILL_VENUE, self.pick([1, 2, 3]), on,
-                       self.pick([0, 0, 1]))
+            switch = (R.KILL_VENUE, self.pick([1, 2, 3]))
         elif what == "symbol":
-            cmd = kill(R.KILL_SYMBOL, 1, on)
+            switch = (R.KILL_SYMBOL, 1)
         elif what == "client":
-            cmd = kill(R.KILL_CLIENT, self.pick([1, 2]), on)
+            switch = (R.KILL_CLIENT, self.pick([1, 2]))
+        if what != "cancel_all":
+            on = self.pick([0, 1, 1])
+            (self.switches_on.add if on else self.switches_on.discard)(switch)
+            cmd = kill(*switch, on, self.pick([0, 0, 1]))
         else:
             cmd = admin(R.ADMIN_CANCEL_ALL, self.pick([1, 2]), scope=R.KILL_CLIENT)
         self.apply(cmd)
@@ -298,9 +307,17 @@ def check_roll_up(state, events):
     for code, dtype in ((R.VENUE_ORDER, R.VenueOrder), (R.VENUE_CANCEL, R.VenueCancel)):
         ids = events.view(dtype)["order_id"][h == code].astype(np.int64)
         assert np.isin(kind[ids - 1], [KIND_DIRECT, KIND_CHILD]).all(), "venues see only venue orders"
+    ids = events.view(R.CancelReject)["order_id"][h == R.CANCEL_REJECT].astype(np.int64)
+    assert (kind[ids[ids > 0] - 1] != KIND_CHILD).all(), "a cancel reject never names a child"
     er = events.view(R.ExecReport)[h == R.EXEC_REPORT]
     er = er[er["order_id"] > 0]
     assert (er["working_qty"] <= er["leaves_qty"]).all()
+    # an input's last report on an order tells the order as the input left it
+    last = {int(e["order_id"]): e for e in er}
+    for oid, e in last.items():
+        row = o[oid - 1]
+        assert (e["ord_status"], e["cum_qty"], e["leaves_qty"], e["working_qty"]) == (
+            row["status"], row["cum"], row["leaves"], row["working"]), (oid, e, row)
     live_er = ~np.isin(er["ord_status"], DONE)
     assert (er["leaves_qty"][live_er] + er["cum_qty"][live_er] == er["qty"][live_er]).all()
 

@@ -12,7 +12,7 @@ from parent_testkit import (
     BUY, CENT, FEE, SHORT, Desk, ack, add_venue, ask, bid, by_type, cancelled, child_ids, fill, kill, names,
     parent, venue_reject,
 )
-from seq_testkit import PX, admin, cancel, replace, text
+from seq_testkit import PX, admin, cancel, new_order, replace, text
 
 BEST, SWEEP, COST = R.STRATEGY_BEST_PRICE, R.STRATEGY_SWEEP, R.STRATEGY_COST
 PNEW, NEW, PART, FILLED = R.STATUS_PENDING_NEW, R.STATUS_NEW, R.STATUS_PARTIAL, R.STATUS_FILLED
@@ -409,7 +409,7 @@ def test_operator_cancel_all_of_a_client_cancels_its_parents(d):
     assert names(ev) == ["ExecReport", "VenueCancel", "VenueCancel", "VenueCancel", "Alert"]
     er = ev[0]
     assert (er["order_id"], er["exec_type"], er["ord_status"]) == (1, R.EXEC_PENDING_CANCEL, PCXL)
-    assert (text(er["cl_ord_id"]), text(er["orig_cl_ord_id"])) == ("", "C1"), "no client request"
+    assert (text(er["cl_ord_id"]), text(er["orig_cl_ord_id"])) == ("C1", ""), "no client request: the order's own"
     assert sorted(int(v["order_id"]) for v in ev[1:4]) == [2, 3, 4]
     assert (ev[4]["code"], ev[4]["a"], ev[4]["b"]) == (R.REASON_KILL_CANCEL, 1, R.KILL_CLIENT)
     assert d.send(cancelled(2, venue_id=2), cancelled(3, venue_id=3)) == []
@@ -453,3 +453,26 @@ def test_fill_ratio_changes_cost_ranking():
     assert children(d.send(parent("C2", COST, qty=100, price=51 * PX))) == [(3, 100, 51 * PX)]
     # BEST_PRICE still looks at the price first
     assert children(d.send(parent("C3", BEST, qty=100, price=51 * PX))) == [(2, 100, 51 * PX)]
+
+
+@pytest.mark.parametrize("tif", [R.TIF_IOC, R.TIF_FOK])
+def test_children_the_venues_cancel_before_an_ack_cancel_the_parent(d, tif):
+    # an IOC / FOK the venues kill unfilled without acknowledging it first: CANCELED, as a
+    # direct order would be; REJECTED is for refusals
+    (er, _) = d.send(new_order("D1", qty=300, tif=tif))
+    (er,) = d.send(cancelled(int(er["order_id"])))
+    assert (er["exec_type"], er["ord_status"]) == (R.EXEC_CANCELED, CANCELED)
+    ev = d.send(parent("C1", SWEEP, qty=300, price=50 * PX, tif=tif))
+    kids = [(int(v["order_id"]), int(v["venue_id"])) for v in by_type(ev, R.VENUE_ORDER)]
+    for oid, venue in kids[:-1]:
+        assert d.send(cancelled(oid, venue_id=venue)) == []
+    oid, venue = kids[-1]
+    (er,) = d.send(cancelled(oid, venue_id=venue))
+    assert (er["exec_type"], er["ord_status"], er["reason"]) == (R.EXEC_CANCELED, CANCELED, R.REASON_NONE)
+
+
+def test_some_children_refused_and_the_rest_cancelled_before_an_ack_cancel_the_parent(d):
+    sweep_500(d)
+    d.send(venue_reject(2, venue_id=2), cancelled(3, venue_id=3))
+    (er,) = d.send(venue_reject(4, venue_id=1))
+    assert (er["exec_type"], er["ord_status"], er["reason"]) == (R.EXEC_CANCELED, CANCELED, R.REASON_NONE)
