@@ -13,7 +13,7 @@ the microsecond):
   (``VWAP_PROFILE_BPS``: ten buckets, U-shaped, heavier at the open and the close,
   linear inside a bucket).
 - max_pct (bps, both): target never above max_pct of the market volume printed on the
-  symbol's feeds since the window opened.
+  symbol's feeds since the window opened (counted from the first tick inside it).
 
 No slice goes out while a kill switch covers the order, while a cancel is pending, or
 while the parent already has MAX_LIVE_CHILDREN children working. At end_ts the working

@@ -137,7 +137,7 @@ def _on_new_order(st, c, hd, evs, k):
     cl.open_orders += 1
     if cl.max_rate > 0:
         _count_rate(cl)
-    _position_row(st, cid, sid, True)
+    o.pos_row = _position_row(st, cid, sid, True)
     _hold(st, oi, value_px)
     if strategy == STRATEGY_DIRECT:
         k = _order_report(st, evs, k, hd, oi, EX_PENDING_NEW, R.REASON_NONE, 0, 0, False)
@@ -373,7 +373,7 @@ def _on_venue_fill(st, c, hd, evs, k):
         else:
             t.status = ST_PARTIAL
         _hold(st, ti, t.value_px)
-    _book_fill(st, t.client_id, t.symbol_id, t.side, c.qty, c.price, c.fee)
+    _book_fill(st, t.pos_row, t.side, c.qty, c.price, c.fee)
     scalars[S_TRADES] += 1
     k = _order_report(st, evs, k, hd, ti, EX_TRADE, R.REASON_NONE, c.price, c.qty, False)
     _stamp(evs, k, TRADE, hd)

@@ -78,6 +78,18 @@ def _end_parent(st, evs, k, hd, pi, status, exec_type, reason):
     return _order_report(st, evs, k, hd, pi, exec_type, reason, 0, 0, False)
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _all_children_refused(st, pi):
+    """Every child of parent row pi was rejected by its venue (none cancelled)."""
+    orders = st[I_ORDERS]
+    ci = np.int64(orders[pi].first_child) - 1
+    while ci >= 0:
+        if orders[ci].status != ST_REJECTED:
+            return False
+        ci = np.int64(orders[ci].next_sibling) - 1
+    return True
+
+
 @njit(cache=True, _nrt=False)
 def settle_parent(st, evs, k, hd, pi):
     """End parent row pi if nothing is working and nothing more will be sent."""
@@ -91,8 +103,10 @@ def settle_parent(st, evs, k, hd, pi):
         return k  # the next slice sends more
     if algo_state == ALGO_ENDING:
         return _end_parent(st, evs, k, hd, pi, ST_EXPIRED, EX_EXPIRED, R.REASON_NONE)
-    if o.status == ST_PENDING_NEW:
+    if o.status == ST_PENDING_NEW and _all_children_refused(st, pi):
         return _end_parent(st, evs, k, hd, pi, ST_REJECTED, EX_REJECTED, R.REASON_VENUE_REJECT)
+    # (children a venue cancelled unacknowledged, e.g. an unfilled IOC / FOK: CANCELED,
+    # as a direct order would be)
     return _end_parent(st, evs, k, hd, pi, ST_CANCELED, EX_CANCELED, R.REASON_NONE)
 
 

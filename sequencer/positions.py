@@ -131,7 +131,7 @@ def _hold(st, oi, value_px):
     orders, clients, positions = st[I_ORDERS], st[I_CLIENTS], st[I_POSITIONS]
     o = orders[oi]
     cl = clients[o.client_id]
-    p = positions[_position_row(st, o.client_id, o.symbol_id, False)]
+    p = positions[o.pos_row]
     if o.side == SIDE_BUY:
         p.open_buy += o.leaves
     else:
@@ -147,7 +147,7 @@ def _unhold(st, oi, value_px):
     orders, clients, positions = st[I_ORDERS], st[I_CLIENTS], st[I_POSITIONS]
     o = orders[oi]
     cl = clients[o.client_id]
-    p = positions[_position_row(st, o.client_id, o.symbol_id, False)]
+    p = positions[o.pos_row]
     if o.side == SIDE_BUY:
         p.open_buy -= o.leaves
     else:
@@ -164,11 +164,11 @@ def _avg_cost_value(p):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _book_fill(st, client_id, symbol_id, side, qty, price, fee):
-    """Apply a fill to the client's position, P&L and cash (overflow checked before)."""
+def _book_fill(st, row, side, qty, price, fee):
+    """Apply a fill to position row ``row``, its client's P&L and cash (overflow checked before)."""
     clients, positions = st[I_CLIENTS], st[I_POSITIONS]
-    cl = clients[client_id]
-    p = positions[_position_row(st, client_id, symbol_id, True)]
+    p = positions[row]
+    cl = clients[p.client_id]
     sign = 1 if side == SIDE_BUY else -1
     value = qty * price
     cl.gross -= _avg_cost_value(p)

@@ -116,11 +116,11 @@ def _count_rate(cl):
 
 
 @njit(cache=True, _nrt=False)
-def _exposure_reason(st, cid, sid, side, add_qty, add_value, need):
+def _exposure_reason(st, cid, r, side, add_qty, add_value, need):
     """Steps 7 and 8 for adding ``add_qty`` shares worth ``add_value`` on ``side`` that
-    need ``need`` more buying power (a replace passes the changes)."""
+    need ``need`` more buying power (a replace passes the changes); r is the client's
+    position row in the symbol (-1: none yet)."""
     cl = st[I_CLIENTS][cid]
-    r = _position_row(st, cid, sid, False)
     pos, open_buy, open_sell = np.int64(0), np.int64(0), np.int64(0)
     if r >= 0:
         p = st[I_POSITIONS][r]
@@ -199,8 +199,8 @@ def new_order_checks(st, c, ts):
         return R.REASON_RESTRICTED, sid, none, none, none, none
     if side == SIDE_SELL_SHORT and sym.shortable == 0:
         return R.REASON_NOT_SHORTABLE, sid, none, none, none, none
+    r = _position_row(st, cid, sid, False)
     if side == SIDE_SELL:
-        r = _position_row(st, cid, sid, False)
         long_qty = st[I_POSITIONS][r].qty - st[I_POSITIONS][r].open_sell if r >= 0 else np.int64(0)
         if c.qty > long_qty:
             return R.REASON_SELL_EXCEEDS_POSITION, sid, none, none, none, none
@@ -220,14 +220,14 @@ def new_order_checks(st, c, ts):
     if cl.max_open > 0 and cl.open_orders >= cl.max_open:
         return R.REASON_MAX_OPEN_ORDERS, sid, none, none, none, none
     value = c.qty * value_px
-    reason = _exposure_reason(st, cid, sid, side, c.qty, value, _order_requirement(cl, side, value))
+    reason = _exposure_reason(st, cid, r, side, c.qty, value, _order_requirement(cl, side, value))
     if reason != R.REASON_NONE:
         return reason, sid, none, none, none, none
     slot = _clord_slot(clord, cid, c.cl_ord_id)
     if clord[slot].order_id != 0:
         return R.REASON_DUPLICATE_CLORDID, sid, none, none, none, none
     if (scalars[S_ORDERS] >= len(orders) or _clord_full(scalars, clord)
-            or (_position_row(st, cid, sid, False) < 0 and scalars[S_POSITIONS] >= len(st[I_POSITIONS]))):
+            or (r < 0 and scalars[S_POSITIONS] >= len(st[I_POSITIONS]))):
         return R.REASON_CAPACITY, sid, none, none, none, none
     return R.REASON_NONE, sid, venue, price, value_px, slot
 
@@ -259,7 +259,7 @@ def replace_checks(st, c, oi, ts):
     if o.side == SIDE_SELL_SHORT and add_qty > 0 and sym.shortable == 0:
         return R.REASON_NOT_SHORTABLE, none, none
     if o.side == SIDE_SELL and add_qty > 0:
-        r = _position_row(st, o.client_id, o.symbol_id, False)
+        r = o.pos_row
         if add_qty > st[I_POSITIONS][r].qty - st[I_POSITIONS][r].open_sell:
             return R.REASON_SELL_EXCEEDS_POSITION, none, none
     if c.qty > cl.max_qty:
@@ -278,6 +278,6 @@ def replace_checks(st, c, oi, ts):
     # a replace that adds nothing (no shares, no value, no buying power) is never refused
     # for exposure; one that adds any of them is checked for what it adds
     if add_qty > 0 or add_value > 0 or need > 0:
-        reason = _exposure_reason(st, o.client_id, o.symbol_id, o.side, add_qty if add_qty > 0 else 0,
+        reason = _exposure_reason(st, o.client_id, np.int64(o.pos_row), o.side, add_qty if add_qty > 0 else 0,
                                   add_value if add_value > 0 else 0, need)
     return reason, price, value_px

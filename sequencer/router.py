@@ -15,7 +15,9 @@ history; the default venue works without). Ranking for taking liquidity, best fi
   posting venue.
 - SWEEP: same ranking; each venue in turn gets what it displays at or better than the
   limit, one child per venue, and what is left goes to the posting venue (a market or
-  IOC remainder too: the venue applies the time in force).
+  IOC remainder too: the venue applies the time in force). At most MAX_LIVE_CHILDREN
+  venues get a child; if they leave no slot for the posting venue, what is left joins
+  the last of them.
 - COST: like SWEEP, ranked by all-in price: price + take fee + a miss penalty of
   MISS_BPS of the price scaled by (1 - fill ratio), so a venue that often fails to fill
   must be cheaper to be chosen.

@@ -73,7 +73,7 @@ _ENUM_BY_RECORD_FIELD = {
     ("MarketData", "action"): "char",
     ("MarketData", "side"): "char",
 }
-_MONEY_SUFFIXES = ("price", "_px", "notional", "cash", "_fee", "_value", "pnl")
+_MONEY_SUFFIXES = ("price", "_px", "notional", "cash", "_fee", "_value", "pnl", "_gross")
 _MONEY_NAMES = ("fee", "fees", "gross", "realized", "reserved", "equity", "bid", "ask")
 _SLOTS = ("v0", "v1", "v2", "v3", "v4", "a", "b", "param")
 

@@ -58,6 +58,8 @@ ORDER = np.dtype([
     ("working", "<i8"),      # a parent's quantity out at venues (live children's leaves)
     ("reserved", "<i8"),     # buying power this order holds (money), released as it fills or ends
     ("value_px", "<i8"),     # price its open quantity is valued at: the limit, else the mark at entry
+    ("pos_row", "<i4"),      # a client order's row in ``positions`` (found once, at entry)
+    ("_pad", "<i4"),
 ])
 KIND_DIRECT, KIND_PARENT, KIND_CHILD = 0, 1, 2
 

@@ -8,7 +8,7 @@ import numpy as np
 from sequencer import records as R
 from sequencer.state import Capacity
 
-from seq_testkit import PX, Harness, _one, admin, new_order, typed
+from seq_testkit import PX, Harness, _one, admin, new_order
 
 CENT = PX // 100
 FEE = PX // 10_000          # $0.0001 a share: fees below are written in these units
@@ -134,5 +134,3 @@ class Desk(Harness):
     def events(self) -> np.ndarray:
         return np.concatenate(self.out)
 
-
-__all__ = ["typed"]

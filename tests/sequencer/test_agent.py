@@ -14,7 +14,8 @@ from tandem.agent import step_until
 def rig(tmp_path):
     cfg = config.load(None, config.under(tmp_path),
                       {"capacity": {"orders": 4096, "clients": 16, "symbols": 16},
-                       "sequencer": {"digest_every": 50, "snapshot_every": 0}})
+                       # ticks off: these tests count exactly what is journaled (see test_timer_ticks)
+                       "sequencer": {"digest_every": 50, "snapshot_every": 0, "timer_ms": 0}})
     driver = topology.start_media_driver(cfg)
     aeron = topology.connect(cfg)
     yield cfg, aeron
@@ -65,9 +66,9 @@ def test_restart_continues_the_seq_and_state(rig):
     second = SequencerAgent(cfg, aeron=aeron)
     second.on_start()
     assert second.journal.last_seq == 8 and second.logic.state.digest() == digest
-    timer = _numbered(records.new_commands(1), 1, start=9)
-    records.header(timer)["type"], records.header(timer)["version"] = records.TIMER, 1
-    pub.publish(timer)
+    session = _numbered(records.new_commands(1), 1, start=9)
+    records.header(session)["type"], records.header(session)["version"] = records.SESSION_EVENT, 1
+    pub.publish(session)
     step_until([second], lambda: second.journal.last_seq == 9)
     second.on_close()
 
@@ -108,3 +109,29 @@ def test_snapshot_and_digest_on_demand_from_the_admin_command(rig, tmp_path):
     d = events.view(records.StateDigest)
     assert d["type"].tolist() == [records.STATE_DIGEST] and d["seq"].tolist() == [2]
     assert d["digest"][0] == seq.logic.state.digest()
+
+
+def test_timer_ticks_are_the_sequencers_own_and_journaled_on_its_clock(rig):
+    cfg, aeron = rig
+    cfg = {**cfg, "sequencer": {**cfg["sequencer"], "timer_ms": 1000}}
+    now = [10**18]
+    seq = SequencerAgent(cfg, aeron=aeron, clock=lambda: now[0])
+    seq.on_start()
+    pub = topology.inbound_publisher(aeron, cfg)
+    pub.pub.await_connected(timeout=5)
+    forged = records.new_commands(1)  # a client may not send the clock
+    t = forged.view(records.Timer)
+    t["type"], t["version"], t["kind"], t["source_id"], t["source_seq"] = records.TIMER, 1, records.TIMER_TICK, 1, 1
+    pub.publish(forged)
+    step_until([seq], lambda: seq.counters.get("inputs_received") == 1)
+    for _ in range(3):  # three ticks, one per second of the sequencer's clock
+        seq.do_work()
+        seq.do_work()  # not due again within the same second
+        now[0] += 1_000_000_000
+    seq.on_close()
+    recs = np.concatenate(list(JournalReader(topology.input_journal_dir(cfg)).iter_batches()))
+    h = records.header(recs)
+    ticks = recs[h["type"] == records.TIMER].view(records.Timer)
+    assert len(ticks) == 3 and (ticks["source_id"] == 0).all() and (ticks["kind"] == records.TIMER_TICK).all()
+    assert list(ticks["ts"]) == [10**18, 10**18 + 10**9, 10**18 + 2 * 10**9]
+    assert seq.counters.get("invalid_dropped") == 1  # the forged one

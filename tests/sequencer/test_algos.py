@@ -69,9 +69,9 @@ def test_algo_is_new_at_once_and_sends_nothing_until_a_tick():
 
 def test_a_window_that_already_began_starts_now():
     d = desk()
-    accept(d, start=0, end=END, at=10 * S)
-    assert d.state.algos[0]["start_ts"] == 10 * S
-    assert sliced(d, 15 * S) == 500
+    accept(d, start=0, end=END, at=12 * S)   # 8 s left of the window
+    assert d.state.algos[0]["start_ts"] == 12 * S
+    assert sliced(d, 16 * S) == 500
 
 
 @pytest.mark.parametrize("kw", [
@@ -213,6 +213,23 @@ def test_a_killed_venue_is_routed_around():
     assert names(d.at(12 * S, tick())) == []
     d.at(12 * S, kill(R.KILL_VENUE, 2, on=0))
     assert slices(d.at(13 * S, tick())) == [(2, 200)]
+
+
+def test_only_clock_ticks_work_the_algos():
+    d = desk()
+    accept(d)
+    assert d.at(12 * S, tick(kind=0), tick(kind=7)) == []
+    assert sliced(d, 12 * S) == 200
+
+
+def test_a_venue_kill_that_cancels_moves_the_next_slice_elsewhere():
+    d = desk()
+    accept(d)
+    assert sliced(d, 11 * S) == 100
+    ev = d.at(11 * S, kill(R.KILL_VENUE, 2, cancel_all=1))
+    assert names(ev) == ["Alert", "VenueCancel", "Alert"] and ev[1]["order_id"] == 2
+    assert d.send(cancelled(2, venue_id=2)) == [], "the algo works on"
+    assert slices(d.at(12 * S, tick())) == [(1, 200)]
 
 
 def test_no_slice_while_a_cancel_is_pending():

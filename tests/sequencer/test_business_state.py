@@ -23,7 +23,7 @@ def test_capacity_rejects_bad_values(kw):
 
 
 def test_default_state_fits_in_memory_budget():
-    assert ORDER.itemsize == 200
+    assert ORDER.itemsize == 208
     nbytes = sum(a.nbytes for a in State.create().arrays().values())
     assert nbytes < 300 * 2**20, nbytes  # ~252 MiB for 1M orders, 64k positions, 512 books
 

@@ -17,7 +17,7 @@ def _batch(types, sources, seqs, versions=None):
 
 
 def test_unknown_type_and_version_refused():
-    raw = _batch([records.TIMER, 99, records.TIMER, records.EXEC_REPORT], [1, 1, 1, 1], [1, 2, 3, 4],
+    raw = _batch([records.SESSION_EVENT, 99, records.SESSION_EVENT, records.EXEC_REPORT], [1, 1, 1, 1], [1, 2, 3, 4],
                  versions=[1, 1, 2, 1])
     last = np.zeros(8, np.uint64)
     out, invalid, dups, gaps = admit(raw, last)
@@ -32,11 +32,11 @@ def _pairs(out):
 
 def test_duplicates_dropped_across_and_within_batches():
     last = np.zeros(8, np.uint64)
-    out, _, dups, _ = admit(_batch([records.TIMER] * 3, [1, 1, 2], [1, 2, 1]), last)
+    out, _, dups, _ = admit(_batch([records.SESSION_EVENT] * 3, [1, 1, 2], [1, 2, 1]), last)
     assert len(out) == 3 and dups == 0
     update_source_seq(last, out)  # as the sequencer does once the batch is journaled
     # Re-sent 1..2 of source 1, new 3 twice in the same batch, source 2 continues.
-    out, _, dups, gaps = admit(_batch([records.TIMER] * 5, [1, 1, 1, 1, 2], [1, 2, 3, 3, 2]), last)
+    out, _, dups, gaps = admit(_batch([records.SESSION_EVENT] * 5, [1, 1, 1, 1, 2], [1, 2, 3, 3, 2]), last)
     assert _pairs(out) == [(1, 3), (2, 2)]
     assert dups == 3 and gaps == 0
     # admit() does not move the table: the sequencer does so only once journaled.
@@ -46,20 +46,27 @@ def test_duplicates_dropped_across_and_within_batches():
 def test_record_past_a_gap_waits_for_the_resend():
     """A new command overtaking an older re-send must not make the re-send a 'duplicate'."""
     last = np.zeros(8, np.uint64)
-    out, _, _, _ = admit(_batch([records.TIMER] * 2, [1, 1], [1, 2]), last)
+    out, _, _, _ = admit(_batch([records.SESSION_EVENT] * 2, [1, 1], [1, 2]), last)
     update_source_seq(last, out)
     # 3 and 4 were lost with a dead sequencer; 5 arrives first, then the re-send 3, 4, 5.
-    out, _, dups, gaps = admit(_batch([records.TIMER] * 4, [1, 1, 1, 1], [5, 3, 4, 5]), last)
+    out, _, dups, gaps = admit(_batch([records.SESSION_EVENT] * 4, [1, 1, 1, 1], [5, 3, 4, 5]), last)
     assert _pairs(out) == [(1, 3), (1, 4), (1, 5)] and gaps == 1 and dups == 0
 
 
 def test_unnumbered_sources_never_deduplicated():
     last = np.zeros(8, np.uint64)
-    out, _, dups, _ = admit(_batch([records.TIMER] * 3, [0, 0, 0], [0, 0, 0]), last)
+    out, _, dups, _ = admit(_batch([records.SESSION_EVENT] * 3, [0, 0, 0], [0, 0, 0]), last)
     assert len(out) == 3 and dups == 0
 
 
 def test_source_beyond_table_refused():
     last = np.zeros(4, np.uint64)
-    out, invalid, _, _ = admit(_batch([records.TIMER] * 2, [3, 4], [1, 1]), last)
+    out, invalid, _, _ = admit(_batch([records.SESSION_EVENT] * 2, [3, 4], [1, 1]), last)
     assert len(out) == 1 and invalid == 1
+
+
+def test_timer_records_are_the_sequencers_own():
+    """A Timer drives algos and the margin sweep: only the sequencer's clock may write one."""
+    raw = _batch([records.TIMER, records.SESSION_EVENT], [1, 2], [1, 1])
+    out, invalid, dups, gaps = admit(raw, np.zeros(8, np.uint64))
+    assert invalid == 1 and records.header(out)["type"].tolist() == [records.SESSION_EVENT]

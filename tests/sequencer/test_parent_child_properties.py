@@ -22,7 +22,7 @@ from sequencer.state import KIND_CHILD, KIND_DIRECT, KIND_PARENT, Capacity, Stat
 from parent_testkit import (
     CENT, ack, add_venue, ask, bid, cancelled, executed, fill, kill, parent, printed, tick, venue_reject,
 )
-from seq_testkit import PX, _one, add_client, add_symbol, admin, cancel, new_order, replace
+from seq_testkit import PX, add_client, add_symbol, admin, cancel, new_order, replace
 from test_determinism_properties import check_invariants
 
 CAP = Capacity(orders=512, clients=4, symbols=4, algos=16, books=8, book_levels=8, book_orders=64)

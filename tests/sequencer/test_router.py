@@ -476,3 +476,10 @@ def test_some_children_refused_and_the_rest_cancelled_before_an_ack_cancel_the_p
     d.send(venue_reject(2, venue_id=2), cancelled(3, venue_id=3))
     (er,) = d.send(venue_reject(4, venue_id=1))
     assert (er["exec_type"], er["ord_status"], er["reason"]) == (R.EXEC_CANCELED, CANCELED, R.REASON_NONE)
+
+
+def test_market_sweep_takes_every_level_and_posts_the_rest(d):
+    # V2 400 (50.00, 50.02), V3 150, V1 200 at any price; the 250 left join V1's child
+    ev = d.send(parent("M1", SWEEP, qty=1000, price=0, ord_type=R.ORD_MARKET))
+    assert children(ev) == [(2, 400, 0), (3, 150, 0), (1, 450, 0)]
+    assert report(ev[0]) == ("A", "A", 1000, 0, 1000)
