@@ -140,7 +140,7 @@ VenueReject = _record([
 MarketData = _record([
     ("symbol_id", "<u4"), ("venue_id", "<u2"),
     ("action", "u1"),  # ITCH 5.0 message type letter (ord): A F E C X D U P ...
-    ("side", "u1"),
+    ("side", "u1"),    # SIDE_BUY / SIDE_SELL (the feed adapter maps ITCH 'B' / 'S')
     ("ref", "<u8"), ("new_ref", "<u8"), ("price", "<i8"), ("qty", "<i8"),
     _ascii("mpid", 4),
 ], COMMAND_SIZE)

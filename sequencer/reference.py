@@ -698,9 +698,9 @@ class RefRisk:
         limit = o.ord_type == R.ORD_LIMIT
         if c.qty <= 0 or (limit and c.price <= 0) or c.qty <= o.cum:
             return R.REASON_INVALID_FIELD, 0
-        if self.symbols[o.symbol_id].restricted:
-            return R.REASON_RESTRICTED, 0
         add_qty = c.qty - o.qty
+        if self.symbols[o.symbol_id].restricted and add_qty > 0:  # reducing is allowed
+            return R.REASON_RESTRICTED, 0
         if add_qty > 0:  # only a short sale that grows is checked again
             reason = self._short_sale(o.side, o.symbol_id, o.client_id, add_qty)
             if reason:

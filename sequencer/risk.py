@@ -22,14 +22,21 @@ map the code to FIX Text). The kill switch comes first, as operators expect:
  9. duplicate ClOrdID and table capacity.
 
 A replace runs the same steps on what it changes (its side, type and symbol are the
-order's): the kill switches, the fields, restricted, a short sale that grows (plain
+order's): the kill switches, the fields, restricted (only if it grows), a short sale that grows (plain
 sells against the long position, short sales need an easy-to-borrow symbol), the new
 quantity and value against the order-size limits and the collar, the rate; then the
 exposure checks only if it adds shares, value or buying power, and then for what it
 adds (the delta over the order's current leaves and value).
 
-Limits left at 0 are not enforced. All arithmetic is integer and checked against
-overflow by comparing against quotients instead of forming large products.
+Limits set by ADMIN_SET_RISK and left at 0 are not enforced; the order-size limits of
+ADMIN_ADD_CLIENT / ADMIN_SET_LIMITS are always enforced (0 refuses every order: a client
+must be given limits to trade). All arithmetic is integer and checked against overflow
+by comparing against quotients instead of forming large products.
+
+Known simplifications (conservative, documented rather than modelled): a pending replace
+holds its old quantity until the venue confirms it; the gross limit counts open sells
+even where they would close a long; the rate window counts orders only while a rate
+limit is set.
 """
 
 from __future__ import annotations
@@ -253,9 +260,9 @@ def replace_checks(st, c, oi, ts):
     value_px = price if limit else ref
     if c.qty <= 0 or (limit and c.price <= 0) or c.qty <= o.cum:
         return R.REASON_INVALID_FIELD, none, none
-    if sym.restricted != 0:
-        return R.REASON_RESTRICTED, none, none
     add_qty = c.qty - o.qty
+    if sym.restricted != 0 and add_qty > 0:  # reducing an order on a restricted symbol is allowed
+        return R.REASON_RESTRICTED, none, none
     if o.side == SIDE_SELL_SHORT and add_qty > 0 and sym.shortable == 0:
         return R.REASON_NOT_SHORTABLE, none, none
     if o.side == SIDE_SELL and add_qty > 0:

@@ -333,7 +333,7 @@ class FlowGenerator:
         md["symbol_id"] = sym
         md["venue_id"] = VENUE
         md["action"] = ord("P")
-        md["side"] = ord("B")
+        md["side"] = R.SIDE_BUY
         md["price"] = self.ref[sym]
         md["qty"] = 100
         self._stamp_source(raw, client=False)

@@ -15,7 +15,7 @@ from sequencer.logic import BusinessLogic
 from sequencer.state import Capacity, State
 
 from risk_testkit import PX, RiskHarness, kinds, md_trade, set_risk, set_symbol, timer_tick, typed
-from seq_testkit import CLIENT_CASH, _one, ack, add_client, add_symbol, cancel, cancelled, fill, new_order
+from seq_testkit import _one, ack, add_client, add_symbol, cancel, cancelled, fill, new_order
 
 BUY, SELL, SHORT = R.SIDE_BUY, R.SIDE_SELL, R.SIDE_SELL_SHORT
 BIG = dict(max_qty=10**6, max_notional=10**17, cash=10**15)

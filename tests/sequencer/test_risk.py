@@ -519,11 +519,6 @@ def test_bad_risk_admin_alerts_and_changes_nothing(h, cmd):
 
 
 # ==================================================================== replace
-def _open(h, cl="O1", **kw):
-    oid = h.open_order(cl, **kw)
-    return oid
-
-
 @pytest.mark.parametrize("switch, reason", [
     (kill(R.KILL_GLOBAL), R.REASON_KILL_GLOBAL),
     (kill(R.KILL_NEW_ORDERS), R.REASON_KILL_NEW_ORDERS),
@@ -536,7 +531,7 @@ def _open(h, cl="O1", **kw):
     (kill(R.KILL_VENUE, 2), 0),
 ])
 def test_replace_under_kill_switches(h, switch, reason):
-    oid = _open(h, qty=100)
+    oid = h.open_order("O1", qty=100)
     h.send(switch)
     # the switch comes before the fields, and even a size-down is refused while it is on
     assert h.request(replace("R2", order_id=oid, qty=50, price=0)) == (reason or R.REASON_INVALID_FIELD)
@@ -545,7 +540,7 @@ def test_replace_under_kill_switches(h, switch, reason):
 
 def test_replace_size_down_is_never_refused_for_exposure(h):
     h.send(add_client(3, cash=10_000 * PX))
-    oid = _open(h, client_id=3, qty=200)                               # $10,000: all the cash
+    oid = h.open_order("O1", client_id=3, qty=200)                               # $10,000: all the cash
     assert summary(h, 3)["buying_power"] == 0
     # every exposure limit now below what the client already uses
     h.send(set_risk(3, R.RISK_MAX_POSITION, 1), set_risk(3, R.RISK_MAX_GROSS, PX),
@@ -559,7 +554,7 @@ def test_replace_size_down_is_never_refused_for_exposure(h):
 
 def test_replace_uses_the_change_in_value(h):
     h.send(set_risk(1, R.RISK_MAX_GROSS, 10_000 * PX))
-    oid = _open(h, qty=100)                                              # $5,000
+    oid = h.open_order("O1", qty=100)                                              # $5,000
     assert h.request(replace("R1", order_id=oid, qty=100, price=100 * PX + 1)) == R.REASON_MAX_GROSS
     assert h.request(replace("R2", order_id=oid, qty=100, price=100 * PX)) == 0   # + $5,000 = $10,000
     h.send(ack(oid, ack_of=R.VENUE_ACTION_REPLACE))
@@ -570,17 +565,17 @@ def test_replace_uses_the_change_in_value(h):
 
 
 def test_replace_of_a_sale_that_adds_value_is_checked(h):
-    b = _open(h, "B1", qty=100)
+    b = h.open_order("B1", qty=100)
     h.send(fill(b, 100))                                                 # long 100 at $50: $5,000
     h.send(set_risk(1, R.RISK_MAX_GROSS, 10_000 * PX))
-    s = _open(h, "S1", side=SELL, qty=100)                               # + $5,000 open
+    s = h.open_order("S1", side=SELL, qty=100)                               # + $5,000 open
     assert h.request(replace("R1", order_id=s, side=SELL, qty=100, price=50 * PX + 1)) == R.REASON_MAX_GROSS
     assert h.request(replace("R2", order_id=s, side=SELL, qty=90, price=50 * PX)) == 0
 
 
 def test_replace_buying_power(h):
     h.send(add_client(3, cash=10_000 * PX))
-    oid = _open(h, client_id=3, qty=100)                                 # $5,000 reserved
+    oid = h.open_order("O1", client_id=3, qty=100)                                 # $5,000 reserved
     assert h.request(replace("R1", order_id=oid, client_id=3, qty=201, price=50 * PX)) == R.REASON_BUYING_POWER
     assert h.request(replace("R2", order_id=oid, client_id=3, qty=200, price=50 * PX)) == 0
     # the pending replace holds the old quantity until the venue confirms it
@@ -593,7 +588,7 @@ def test_replace_buying_power(h):
 
 def test_replace_of_a_partly_filled_order(h):
     h.send(set_risk(1, R.RISK_MAX_POSITION, 200))
-    oid = _open(h, qty=150)
+    oid = h.open_order("O1", qty=150)
     h.send(fill(oid, 100))
     assert h.request(replace("R1", order_id=oid, qty=100, price=50 * PX)) == R.REASON_INVALID_FIELD  # = cum
     assert h.request(replace("R2", order_id=oid, qty=201, price=50 * PX)) == R.REASON_MAX_POSITION
@@ -603,15 +598,15 @@ def test_replace_of_a_partly_filled_order(h):
 
 
 def test_replace_sale_checks_like_a_new_order(h):
-    b = _open(h, "B1", qty=100)
+    b = h.open_order("B1", qty=100)
     h.send(fill(b, 100))
-    s = _open(h, "S1", side=SELL, qty=60)
+    s = h.open_order("S1", side=SELL, qty=60)
     assert h.request(replace("R1", order_id=s, qty=101, price=50 * PX)) == R.REASON_SELL_EXCEEDS_POSITION
     assert h.request(replace("R2", order_id=s, qty=5000, price=50 * PX)) == R.REASON_SELL_EXCEEDS_POSITION
     assert h.request(replace("R3", order_id=s, qty=100, price=50 * PX)) == 0
     h.send(ack(s, ack_of=R.VENUE_ACTION_REPLACE))
     # a short sale on a symbol that became hard to borrow: may shrink, not grow
-    t = _open(h, "T1", side=SHORT, qty=50)
+    t = h.open_order("T1", side=SHORT, qty=50)
     h.send(set_symbol(1, R.SYM_SHORTABLE, 0))
     assert h.request(replace("R4", order_id=t, qty=51, price=50 * PX)) == R.REASON_NOT_SHORTABLE
     assert h.request(replace("R5", order_id=t, qty=5000, price=50 * PX)) == R.REASON_NOT_SHORTABLE
@@ -619,7 +614,7 @@ def test_replace_sale_checks_like_a_new_order(h):
 
 
 def test_replace_order_size_collar_and_restricted(h):
-    oid = _open(h, qty=100)
+    oid = h.open_order("O1", qty=100)
     assert h.request(replace("R1", order_id=oid, qty=1001, price=50 * PX)) == R.REASON_MAX_QTY
     assert h.request(replace("R2", order_id=oid, qty=1000, price=100 * PX + 1)) == R.REASON_MAX_NOTIONAL
     h.send(set_symbol(1, R.SYM_COLLAR, 1000))
@@ -627,10 +622,11 @@ def test_replace_order_size_collar_and_restricted(h):
     h.send(set_symbol(1, R.SYM_RESTRICTED, 1))
     assert h.request(replace("R4", order_id=oid, qty=200, price=50 * PX)) == R.REASON_RESTRICTED
     assert h.request(replace("R5", order_id=oid, qty=5000, price=56 * PX)) == R.REASON_RESTRICTED
+    assert h.request(replace("R6", order_id=oid, qty=60, price=50 * PX)) == 0  # reducing risk is allowed
 
 
 def test_replace_of_a_market_order_is_valued_at_the_mark(h):
-    oid = _open(h, ord_type=MKT, price=0, qty=600)                       # $30,000 at the reference
+    oid = h.open_order("O1", ord_type=MKT, price=0, qty=600)                       # $30,000 at the reference
     h.send(md_trade(1, 150 * PX))
     assert h.request(replace("R1", order_id=oid, qty=700, price=0)) == R.REASON_MAX_NOTIONAL  # $105,000
     assert h.request(replace("R2", order_id=oid, qty=650, price=0)) == 0                      # $97,500
