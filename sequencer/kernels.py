@@ -262,8 +262,9 @@ def _on_venue_ack(st, c, hd, evs, k):
         return _alert(st, evs, k, hd, R.REASON_UNKNOWN_ORDER, SEV_WARNING, c.order_id, VENUE_ACK)
     o = orders[oi]
     child = o.kind == KIND_CHILD
-    if c.ack_of == ACT_NEW and (o.status == ST_PENDING_NEW
-                                or (o.pending == ACT_CANCEL and o.prev_status == ST_PENDING_NEW)):
+    # (an order filled while a cancel-all was pending keeps pending and prev_status: it is done)
+    if c.ack_of == ACT_NEW and (o.status == ST_PENDING_NEW or (
+            o.pending == ACT_CANCEL and o.prev_status == ST_PENDING_NEW and not _is_done(o.status))):
         if o.status == ST_PENDING_NEW:
             o.status = ST_NEW
         else:
@@ -431,7 +432,8 @@ def _on_venue_reject(st, c, hd, evs, k):
     if oi >= 0:
         o = orders[oi]
         child = o.kind == KIND_CHILD
-        unacked = o.status == ST_PENDING_NEW or (o.pending == ACT_CANCEL and o.prev_status == ST_PENDING_NEW)
+        unacked = o.status == ST_PENDING_NEW or (o.pending == ACT_CANCEL and o.prev_status == ST_PENDING_NEW
+                                                 and not _is_done(o.status))  # (not one filled meanwhile)
         if of == ACT_NEW and unacked:
             o.pending = 0
             o.status = ST_REJECTED
@@ -450,7 +452,8 @@ def _on_venue_reject(st, c, hd, evs, k):
                 if p.pending != ACT_CANCEL:
                     return k  # the algo's or operator's own cancel: nothing to tell the client
                 p.pending = 0
-                p.status = p.prev_status
+                if p.status == ST_PENDING_CANCEL:  # (not a parent that filled meanwhile)
+                    p.status = p.prev_status
                 p.updated_ts = hd[3]
                 oi = pi
                 o = p

@@ -104,7 +104,7 @@ def _client_marks(st, client_id):
     return equity, gross
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _buying_power(st, client_id):
     """Money the client can commit to new buys and short sales (before the initial margin
     rate is applied to the order): cash less what open orders reserve for a cash account;

@@ -122,7 +122,7 @@ def _count_rate(cl):
     cl.rate_counts[cl.rate_bucket % RATE_BUCKETS] += 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _exposure_reason(st, cid, r, side, add_qty, add_value, need):
     """Steps 7 and 8 for adding ``add_qty`` shares worth ``add_value`` on ``side`` that
     need ``need`` more buying power (a replace passes the changes); r is the client's

@@ -96,7 +96,7 @@ def _displayed(st, b, side, limit):
     return total
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _rank(st, sid, buy, limit, cost_model):
     """Fill scratch with the venues showing liquidity at or better than the limit, best
     first; returns how many."""

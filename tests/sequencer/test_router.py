@@ -483,3 +483,54 @@ def test_market_sweep_takes_every_level_and_posts_the_rest(d):
     ev = d.send(parent("M1", SWEEP, qty=1000, price=0, ord_type=R.ORD_MARKET))
     assert children(ev) == [(2, 400, 0), (3, 150, 0), (1, 450, 0)]
     assert report(ev[0]) == ("A", "A", 1000, 0, 1000)
+
+
+# ------------------------------------------------------------------ late venue answers
+def test_late_venue_answers_to_an_order_filled_while_a_cancel_all_was_pending():
+    # Found by the parent / child property test: a direct order, cancelled by the
+    # operator before its ack and then filled, kept pending = CANCEL and prev_status =
+    # PENDING_NEW; a late reject of the new order then "rejected" the FILLED order and
+    # released it a second time (the client's open order count went to -1).
+    d = Desk()
+    d.send(new_order("D1", qty=10))
+    ev = d.send(admin(R.ADMIN_CANCEL_ALL, 1, scope=R.KILL_CLIENT))
+    assert names(ev) == ["ExecReport", "VenueCancel", "Alert"]
+    er, _ = d.send(fill(1, 10))
+    assert er["ord_status"] == FILLED and d.state.clients[1]["open_orders"] == 0
+    for late in (venue_reject(1), ack(1)):
+        (al,) = d.send(late)
+        assert (al["type"], al["code"], al["a"]) == (R.ALERT, R.REASON_UNEXPECTED_VENUE_MSG, 1)
+    assert d.send(venue_reject(1, reject_of=R.VENUE_ACTION_CANCEL)) == [], "no client request to answer"
+    o = d.order(1)
+    assert (o["status"], o["cum"], o["leaves"], o["pending"]) == (FILLED, 10, 0, 0)
+    c = d.state.clients[1]
+    assert (c["open_orders"], c["reserved"], c["open_notional"]) == (0, 0, 0)
+
+
+def test_late_venue_answers_to_a_child_filled_while_a_cancel_all_was_pending(d):
+    ev = d.send(parent("C1", BEST, qty=100, price=51 * PX))
+    assert children(ev) == [(2, 100, 51 * PX)]
+    d.send(admin(R.ADMIN_CANCEL_ALL, 1, scope=R.KILL_CLIENT))
+    er, _ = d.send(fill(2, 100, venue_id=2))
+    assert (er["order_id"], er["ord_status"]) == (1, FILLED)
+    for late in (venue_reject(2, venue_id=2), ack(2, venue_id=2)):
+        (al,) = d.send(late)
+        assert (al["code"], al["a"]) == (R.REASON_UNEXPECTED_VENUE_MSG, 2)
+    assert (d.order(1)["status"], d.state.clients[1]["open_orders"]) == (FILLED, 0)
+
+
+def test_a_child_cancel_refused_after_the_parent_filled_is_too_late(d):
+    # the venue fills the child while the client's cancel is on its way, then refuses
+    # the cancel: the FILLED parent stays FILLED and the client is told "too late"
+    d.send(parent("C1", BEST, qty=100, price=51 * PX))
+    d.send(ack(2, venue_id=2))
+    er, vc = d.send(cancel("X1", orig_cl_ord_id="C1"))
+    assert er["exec_type"] == R.EXEC_PENDING_CANCEL and vc["order_id"] == 2
+    er, _ = d.send(fill(2, 100, venue_id=2))
+    assert (er["ord_status"], er["cum_qty"], er["leaves_qty"]) == (FILLED, 100, 0)
+    (cr,) = d.send(venue_reject(2, reject_of=R.VENUE_ACTION_CANCEL, venue_id=2))
+    assert (cr["type"], cr["order_id"], cr["reason"], cr["ord_status"]) == (R.CANCEL_REJECT, 1, R.REASON_TOO_LATE, FILLED)
+    assert (text(cr["cl_ord_id"]), text(cr["orig_cl_ord_id"])) == ("X1", "C1")
+    p = d.order(1)
+    assert (p["status"], p["pending"], p["leaves"]) == (FILLED, 0, 0)
+    assert d.state.clients[1]["open_orders"] == 0
