@@ -3,10 +3,11 @@
 An algo is a parent order (NewOrder.strategy TWAP / VWAP) with a window
 [start_ts, end_ts) on the sequencer clock and an optional participation cap. It sends
 nothing itself when accepted; on each journaled Timer tick inside the window it works
-out how much should be done by now and sends the shortfall (target - filled - still
-working) as one child through the router (BEST_PRICE), so a replay releases the same
-children at the same seqs. Schedules, as a fraction of the window elapsed (resolved to
-the microsecond):
+out how much should be done by the next tick (the tick's ``param`` is the period) and
+sends the shortfall (target - filled - still working) as one child through the router
+(BEST_PRICE), so a replay releases the same children at the same seqs, and the last
+tick before end_ts sends the rest. Schedules, as a fraction of the window elapsed
+(resolved to the microsecond):
 
 - TWAP: target = qty x elapsed fraction.
 - VWAP: target = qty x the cumulative intraday volume profile at that fraction
@@ -83,8 +84,10 @@ def _target(a, qty, ts):
 
 
 @njit(cache=True, _nrt=False)
-def on_tick(st, evs, k, hd):
-    """Work every live algo at this tick's ts."""
+def on_tick(st, evs, k, hd, interval):
+    """Work every live algo at this tick's ts. ``interval`` is the tick period (the
+    Timer's param, 0 if unknown): each slice aims at the schedule one tick ahead, so the
+    last tick before end_ts completes it instead of the window expiring a slice short."""
     scalars, algos, orders, symbols = st[I_SCALARS], st[I_ALGOS], st[I_ORDERS], st[I_SYMBOLS]
     ts = hd[3]
     for r in range(scalars[S_ALGOS]):
@@ -110,7 +113,7 @@ def on_tick(st, evs, k, hd):
         if p.pending != 0 or _global_kill(scalars) != R.REASON_NONE \
                 or _scoped_kill(st, p.client_id, p.symbol_id, 0) != R.REASON_NONE:
             continue
-        target = _target(a, p.qty, ts)
+        target = _target(a, p.qty, min(ts + interval, a.end_ts))
         if a.max_pct > 0:
             cap = (sym.volume - a.vol_start) // 10_000 * a.max_pct + (sym.volume - a.vol_start) % 10_000 * a.max_pct // 10_000
             if cap < target:

@@ -740,7 +740,7 @@ def _on_admin(st, c, hd, evs, k):
 def _on_timer(st, c, hd, evs, k):
     if c.kind != R.TIMER_TICK:
         return k
-    k = on_tick(st, evs, k, hd)
+    k = on_tick(st, evs, k, hd, c.param if c.param > 0 else 0)
     clients = st[I_CLIENTS]
     for cid in range(1, len(clients)):
         if clients[cid].active != 0:

@@ -21,7 +21,8 @@ history; the default venue works without). Ranking for taking liquidity, best fi
 - COST: like SWEEP, ranked by all-in price: price + take fee + a miss penalty of
   MISS_BPS of the price scaled by (1 - fill ratio), so a venue that often fails to fill
   must be cheaper to be chosen.
-- FOK orders always go whole to one venue (splitting would break fill-or-kill).
+- FOK orders always go whole to one venue (splitting would break fill-or-kill): the
+  best-ranked one that shows the whole quantity, else the best-ranked one.
 
 The posting venue is the open venue with the lowest make fee (highest rebate), then the
 higher fill ratio, then the lower id. Fill ratio per venue is a moving average (1/8
@@ -189,6 +190,12 @@ def route(st, evs, k, hd, pi, strategy, qty):
     scratch, index = st[I_SCRATCH], st[I_BOOK_INDEX]
     if not split:
         v = scratch[0] if n > 0 else _posting_venue(st, sid)
+        if p.tif == TIF_FOK:  # the best-ranked venue that shows the whole quantity, if any does
+            side = ASK if buy else BID
+            for i in range(n):
+                if _displayed(st, np.int64(index[scratch[_W * i], sid] - 1), side, limit) >= qty:
+                    v = scratch[_W * i]
+                    break
         if v == 0:
             return k
         return _new_child(st, evs, k, hd, pi, v, qty, p.price, p.tif)

@@ -59,8 +59,9 @@ def algo(cl_ord_id, strategy, start_ts, end_ts, qty=1000, price=51 * PX, max_pct
                   max_pct=max_pct, **kw)
 
 
-def tick(timer_id=1, kind=R.TIMER_TICK):
-    return _one(R.Timer, R.TIMER, timer_id=timer_id, kind=kind)
+def tick(timer_id=1, kind=R.TIMER_TICK, period=0):
+    """A Timer tick; the sequencer's carry their period in ``param``."""
+    return _one(R.Timer, R.TIMER, timer_id=timer_id, kind=kind, param=period)
 
 
 # Venue answers naming the venue (seq_testkit's always say venue 1).

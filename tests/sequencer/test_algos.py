@@ -332,6 +332,16 @@ def test_the_schedule_reaches_the_whole_quantity_only_at_the_end():
     assert (er["exec_type"], er["cum_qty"], er["leaves_qty"]) == (R.EXEC_EXPIRED, 99, 0)
 
 
+def test_ticks_that_carry_their_period_finish_the_schedule_by_the_last_tick():
+    # The sequencer's ticks say how often they come: each slice aims one tick ahead, so
+    # the tick one period before the end sends the rest and nothing is left to expire.
+    d = desk()
+    accept(d, qty=100)
+    sent = [slices(d.at(ts, tick(period=2 * S))) for ts in range(12 * S, 20 * S, 2 * S)]
+    assert [q for s in sent for _, q in s] == [40, 20, 20, 20]  # to 40% by 14 s, ... 100% by 20 s
+    assert d.order(1)["working"] == 100
+
+
 def test_a_client_cancel_during_expiry_wins():
     d = desk()
     accept(d)

@@ -175,6 +175,13 @@ def test_fok_goes_whole_to_one_venue(d, strategy, venue):
     assert by_type(ev, R.VENUE_ORDER)[0]["tif"] == R.TIF_FOK
 
 
+def test_fok_prefers_the_best_venue_that_shows_the_whole_quantity():
+    d = Desk(venues=[add_venue(1, 30, 0), add_venue(2, 30, 0)])
+    d.send(ask(1, 1, 50 * PX, 100), ask(2, 2, 50 * PX + CENT, 500))  # V1 is cheaper but too small
+    ev = d.send(parent("C1", BEST, qty=300, price=50 * PX + CENT, tif=R.TIF_FOK))
+    assert children(ev) == [(2, 300, 50 * PX + CENT)]
+
+
 def test_ioc_sweep_remainder_still_posts(d):
     ev = d.send(parent("C1", SWEEP, qty=300, price=50 * PX, tif=R.TIF_IOC))
     assert children(ev) == [(2, 100, 50 * PX), (3, 150, 50 * PX), (1, 50, 50 * PX)]
