@@ -218,7 +218,7 @@ def _stamp(evs, k, etype, hd):
 
 
 # ------------------------------------------------------------------ event writers
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _alert(st, evs, k, hd, code, severity, a, b):
     _stamp(evs, k, ALERT, hd)
     e = evs[E_ALERT][k]
@@ -230,7 +230,7 @@ def _alert(st, evs, k, hd, code, severity, a, b):
     return k + 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _order_report(st, evs, k, hd, oi, exec_type, reason, last_px, last_qty, pending_ids):
     """ExecReport for order row oi. pending_ids: ClOrdID = the pending request's,
     OrigClOrdID = the order's current (a PENDING_CANCEL / PENDING_REPLACE report)."""
@@ -334,7 +334,7 @@ def _reject_pending(st, evs, k, hd, oi, reason, response_to):
     return k + 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _venue_order(st, evs, k, hd, oi, action, price, qty):
     orders, symbols = st[I_ORDERS], st[I_SYMBOLS]
     o = orders[oi]
