@@ -54,6 +54,20 @@ def _capacity(n):
     return Capacity(orders=max(1 << 16, 2 * n), clients=N_CLIENTS + 1, symbols=N_SYMBOLS + 1)
 
 
+def _logic_seconds(stream, cap, digest_every):
+    """Best of REPEATS runs of the business logic over ``stream`` in sequencer-sized
+    batches, after a warm-up run (compile / cache load, page faults)."""
+    def run():
+        logic = BusinessLogic(State.create(cap), digest_every=digest_every)
+        t0 = time.perf_counter()
+        for i in range(0, len(stream), BATCH):
+            logic.apply(stream[i:i + BATCH])
+        return time.perf_counter() - t0
+
+    run()
+    return min(run() for _ in range(REPEATS))
+
+
 def _best(fn):
     best = float("inf")
     for _ in range(REPEATS):
@@ -102,17 +116,10 @@ def trading_throughput(n):
     on every order, a third of orders routed, TWAP/VWAP parents on timer ticks."""
     stream = workload.generate(SEED, n, N_CLIENTS, N_SYMBOLS, mix=workload.TRADING_MIX)
     cap = _capacity(n)
-
-    def run():
-        logic = BusinessLogic(State.create(cap), digest_every=100_000)
-        t0 = time.perf_counter()
-        for i in range(0, len(stream), BATCH):
-            logic.apply(stream[i:i + BATCH])
-        return time.perf_counter() - t0
-
-    run()  # warm-up (compile / cache load, page faults)
-    best = min(run() for _ in range(REPEATS))
-    return [figure("logic: trading mix (books+risk+SOR+algos)", len(stream) / best, "cmds/s", 3_000_000)]
+    with_digests = _logic_seconds(stream, cap, digest_every=100_000)
+    without = _logic_seconds(stream, cap, digest_every=0)
+    return [figure("logic: trading mix (books+risk+SOR+algos)", len(stream) / with_digests, "cmds/s", 3_000_000),
+            figure("logic: trading mix, no state digests", len(stream) / without, "cmds/s", None)]
 
 
 def risk_reference(n):
@@ -122,16 +129,7 @@ def risk_reference(n):
 
     stream = workload.generate(SEED, min(n, 100_000), N_CLIENTS, N_SYMBOLS)
     cap = _capacity(len(stream))
-
-    def run():
-        logic = BusinessLogic(State.create(cap), digest_every=0)
-        t0 = time.perf_counter()
-        for i in range(0, len(stream), BATCH):
-            logic.apply(stream[i:i + BATCH])
-        return time.perf_counter() - t0
-
-    run()
-    ns = min(run() for _ in range(REPEATS)) / len(stream) * 1e9
+    ns = _logic_seconds(stream, cap, digest_every=0) / len(stream) * 1e9
     ref_ns = ref_risk_ns_per_input(stream, cap)
     return [figure("logic: direct orders (kernels), per input", ns, "ns", 500, better="lower"),
             figure("logic: same stream, Python RefRisk, per input", ref_ns, "ns", None, better="lower"),

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from . import records as R
-from .state import (
+from .state import (  # the stage modules take these names from here
     I_ALGOS, I_BOOK_INDEX, I_BOOKS, I_CLIENTS, I_CLORD, I_EPOCHS, I_ORDERS, I_POSITIONS, I_POSTAB,
     I_SCALARS, I_SCRATCH, I_SYMBOLS, I_SYMTAB, I_VENUES, KIND_CHILD, KIND_DIRECT, KIND_PARENT,
     MAX_EPOCHS, MAX_VENUES, S_ALERTS, S_CANCEL_REJECTS, S_CLORD_USED, S_EVENTS, S_EXEC_ID,

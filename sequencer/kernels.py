@@ -75,14 +75,14 @@ from .kernel_base import (  # noqa: F401  (command_views, event_views, MAX_EVENT
     I_CLORD, I_EPOCHS, I_ORDERS, I_SCALARS, I_SYMBOLS, I_SYMTAB, I_VENUES, INT64_MAX, KIND_CHILD,
     KIND_DIRECT, KIND_PARENT, MARKET_DATA, MAX_EPOCHS, MAX_EVENTS_PER_INPUT, MAX_LIVE_CHILDREN,
     MAX_VENUES, NEW_ORDER, ORD_LIMIT, POLICY_REJECT_NEW, REPLACE, RESP_CANCEL, RESP_REPLACE,
-    SESSION_EVENT, SEV_ERROR, SEV_INFO, SEV_WARNING, SIDE_BUY, ST_CANCELED, ST_FILLED, ST_NEW,
+    SESSION_EVENT, SEV_ERROR, SEV_INFO, SEV_WARNING, ST_CANCELED, ST_FILLED, ST_NEW,
     ST_PARTIAL, ST_PENDING_CANCEL, ST_PENDING_NEW, ST_PENDING_REPLACE, ST_REJECTED, STRATEGY_DIRECT,
     STRATEGY_TWAP, STRATEGY_VWAP, SYMBOL_LEN, TIMER, TRADE, VENUE_ACK, VENUE_CANCELLED, VENUE_FILL,
     VENUE_REJECT, _add_overflows, _alert, _bps, _clord_slot, _copy, _is_done, _is_empty,
     _order_report, _reject_new, _reject_pending, _reject_request, _side_sign, _stamp, _symbol_slot,
     _venue_cancel, _venue_order, command_views, event_views,
 )
-from .orders import child_acked, child_ended, order_closed, order_done, start_cancel
+from .orders import child_acked, child_ended, end_order, order_closed, order_done, start_cancel
 from .positions import _book_fill, _client_marks, _hold, _mark, _position_row, _unhold
 from .risk import _count_rate, new_order_checks, replace_checks
 from .router import has_venue, route
@@ -411,17 +411,9 @@ def _on_venue_cancelled(st, c, hd, evs, k):
         o.pending = 0
         o.status = ST_CANCELED
         return child_ended(st, evs, k, hd, oi)
-    if o.pending == ACT_CANCEL and not _is_empty(o.pend_cl_ord_id, CLORD_LEN):
-        # the client's cancel request's ClOrdID becomes current
-        _copy(o.orig_cl_ord_id, o.cl_ord_id, CLORD_LEN)
-        _copy(o.cl_ord_id, o.pend_cl_ord_id, CLORD_LEN)
-    # else unsolicited (venue expiry, IOC remainder...) or the operator's cancel-all;
-    # a pending replace dies with the order
-    o.pending = 0
-    o.status = ST_CANCELED
-    order_done(st, oi)
-    o.leaves = 0
-    return _order_report(st, evs, k, hd, oi, EX_CANCELED, R.REASON_NONE, 0, 0, False)
+    # a client's cancel, or unsolicited (venue expiry, IOC remainder...), or the operator's
+    # cancel-all; a pending replace dies with the order
+    return end_order(st, evs, k, hd, oi, ST_CANCELED, EX_CANCELED, R.REASON_NONE)
 
 
 @njit(cache=True, inline="always", _nrt=False)

@@ -63,7 +63,9 @@ def cancel_children(st, evs, k, hd, pi, venue):
 
 
 @njit(cache=True, _nrt=False)
-def _end_parent(st, evs, k, hd, pi, status, exec_type, reason):
+def end_order(st, evs, k, hd, pi, status, exec_type, reason):
+    """Client order row pi (direct or parent) reaches a final status: a pending cancel's
+    ClOrdID becomes current, what it held is released, and the client is told."""
     o = st[I_ORDERS][pi]
     if o.pending == ACT_CANCEL and not _is_empty(o.pend_cl_ord_id, CLORD_LEN):
         # the client's cancel request's ClOrdID becomes current
@@ -98,16 +100,16 @@ def settle_parent(st, evs, k, hd, pi):
         return k
     algo_state = st[I_ALGOS][o.algo - 1].active if o.algo != 0 else 0
     if o.pending == ACT_CANCEL:
-        return _end_parent(st, evs, k, hd, pi, ST_CANCELED, EX_CANCELED, R.REASON_NONE)
+        return end_order(st, evs, k, hd, pi, ST_CANCELED, EX_CANCELED, R.REASON_NONE)
     if algo_state == ALGO_WORKING:
         return k  # the next slice sends more
     if algo_state == ALGO_ENDING:
-        return _end_parent(st, evs, k, hd, pi, ST_EXPIRED, EX_EXPIRED, R.REASON_NONE)
+        return end_order(st, evs, k, hd, pi, ST_EXPIRED, EX_EXPIRED, R.REASON_NONE)
     if o.status == ST_PENDING_NEW and _all_children_refused(st, pi):
-        return _end_parent(st, evs, k, hd, pi, ST_REJECTED, EX_REJECTED, R.REASON_VENUE_REJECT)
+        return end_order(st, evs, k, hd, pi, ST_REJECTED, EX_REJECTED, R.REASON_VENUE_REJECT)
     # (children a venue cancelled unacknowledged, e.g. an unfilled IOC / FOK: CANCELED,
     # as a direct order would be)
-    return _end_parent(st, evs, k, hd, pi, ST_CANCELED, EX_CANCELED, R.REASON_NONE)
+    return end_order(st, evs, k, hd, pi, ST_CANCELED, EX_CANCELED, R.REASON_NONE)
 
 
 @njit(cache=True, _nrt=False)

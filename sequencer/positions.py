@@ -27,7 +27,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import records as R
 from .kernel_base import (
     I_CLIENTS, I_ORDERS, I_POSITIONS, I_POSTAB, I_SCALARS, I_SYMBOLS, SIDE_BUY, SIDE_SELL, _bps, _mix,
 )

@@ -90,6 +90,52 @@ def test_replay_refuses_unknown_record(tmp_path):
 def test_every_command_has_help():
     for args in (["--help"], ["demo", "--help"], ["replay", "--help"], ["journal", "verify", "--help"],
                  ["sequencer", "--help"], ["producer", "--help"], ["driver", "--help"], ["stat", "--help"],
-                 ["admin", "snapshot", "--help"], ["admin", "digest", "--help"]):
+                 ["admin", "snapshot", "--help"], ["admin", "digest", "--help"], ["admin", "kill", "--help"],
+                 ["admin", "cancel-all", "--help"], ["admin", "set-risk", "--help"], ["positions", "--help"],
+                 ["scenario", "--help"], ["scenario", "run", "--help"]):
         code, out, _ = tandem(*args)
         assert code == 0 and "Usage:" in out
+
+
+@pytest.fixture(scope="module")
+def trading_journal(tmp_path_factory):
+    """A day of the trading mix: routed orders, algos, three venues' L3 feeds."""
+    d = tmp_path_factory.mktemp("trading") / "journal"
+    stream = workload.generate(5, 8_000, n_clients=8, n_symbols=16, mix=workload.TRADING_MIX)
+    w = JournalWriter(d, kind="input", record_size=records.COMMAND_SIZE, fsync="none")
+    w.open()
+    w.append(stream)
+    w.close(seal=True)
+    write_params(d, LogicParams(orders=1 << 15, clients=64, symbols=64, digest_every=1000, max_sources=16))
+    return d, stream
+
+
+def test_positions_json_from_a_journal(trading_journal):
+    d, stream = trading_journal
+    code, out, err = tandem("positions", str(d), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    code, replayed, _ = tandem("replay", str(d), "--json")
+    assert doc["seq"] == len(stream) and doc["digest"] == json.loads(replayed)["digest"]
+    assert doc["books"] > 0 and doc["child_orders"] > 0 and doc["routed_parents"] > 0
+    assert {v["venue"] for v in doc["venues"]} == {1, 2, 3}
+    # cash accounts: buying power is cash less what open buys reserve
+    assert doc["clients"] and all(c["buying_power"] <= c["cash"] for c in doc["clients"])
+    assert doc["firm"]["positions"] > 0 and doc["firm"]["gross"] >= abs(doc["firm"]["net"])
+
+
+def test_positions_names_a_bad_journal(tmp_path):
+    code, _, err = tandem("positions", str(tmp_path))
+    assert code != 0 and "not a Tandem input journal" in err
+
+
+def test_scenario_run_exit_codes(tmp_path):
+    from pathlib import Path
+
+    good = Path(__file__).resolve().parents[1] / "scenarios" / "buy_filled.toml"
+    code, out, _ = tandem("scenario", "run", str(good))
+    assert code == 0 and out.startswith("PASS")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("title = 'a record type that does not exist'\n[[step]]\ninput = { type = 'Nope' }\nexpect = []\n")
+    code, out, _ = tandem("scenario", "run", str(bad))
+    assert code == 1 and "FAIL" in out and "Nope" in out

@@ -135,3 +135,36 @@ def test_timer_ticks_are_the_sequencers_own_and_journaled_on_its_clock(rig):
     assert len(ticks) == 3 and (ticks["source_id"] == 0).all() and (ticks["kind"] == records.TIMER_TICK).all()
     assert list(ticks["ts"]) == [10**18, 10**18 + 10**9, 10**18 + 2 * 10**9]
     assert seq.counters.get("invalid_dropped") == 1  # the forged one
+
+
+def test_kill_switch_from_the_operator_tool(rig, tmp_path):
+    """`tandem admin kill` from another process: journaled, applied, alerted; bad use refused."""
+    import subprocess
+    import sys
+
+    from sequencer.state import S_KILL_NEW
+    from tandem.demo import _toml
+
+    cfg, aeron = rig
+    cfg_path = tmp_path / "t.toml"
+    cfg_path.write_text(_toml({"run_dir": cfg["run_dir"], "aeron": {"dir": cfg["aeron"]["dir"]},
+                               "journal": {"dir": cfg["journal"]["dir"]}}))
+    seq = SequencerAgent(cfg, aeron=aeron)
+    seq.on_start()
+
+    def tool(*args):
+        return subprocess.run([sys.executable, "-m", "tandem.cli", "admin", "kill", "--config", str(cfg_path), *args],
+                              capture_output=True, text=True, timeout=60)
+
+    p = tool("--scope", "symbol")  # a scoped switch needs its target
+    assert p.returncode == 2 and "--target" in p.stderr
+    for n, args in enumerate((("--scope", "new-orders"), ("--scope", "new-orders", "--off")), start=1):
+        p = tool(*args)
+        assert p.returncode == 0, p.stderr
+        step_until([seq], lambda: seq.journal.last_seq == n)
+        assert int(seq.logic.state.scalars[S_KILL_NEW]) == (1 if n == 1 else 0)
+    seq.on_close()
+    events = np.concatenate(list(JournalReader(topology.output_journal_dir(cfg)).iter_batches()))
+    alerts = events.view(records.Alert)
+    assert alerts["code"].tolist() == [records.REASON_KILL_NEW_ORDERS] * 2
+    assert alerts["severity"].tolist() == [records.SEVERITY_WARNING, records.SEVERITY_INFO]
