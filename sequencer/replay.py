@@ -25,6 +25,10 @@ PARAMS_FILE = "logic.json"
 SOURCE_SEQ = "sequencer.source_seq"  # de-duplication table, saved with snapshots
 
 
+# Capacities added after the first journals: a logic.json without them means the defaults.
+_LATER_CAPACITIES = ("positions", "algos", "books", "book_levels", "book_orders")
+
+
 @dataclass
 class LogicParams:
     orders: int
@@ -32,15 +36,22 @@ class LogicParams:
     symbols: int
     digest_every: int
     max_sources: int
+    positions: int = Capacity.positions
+    algos: int = Capacity.algos
+    books: int = Capacity.books
+    book_levels: int = Capacity.book_levels
+    book_orders: int = Capacity.book_orders
 
     @classmethod
     def from_config(cls, cfg) -> "LogicParams":
         c = cfg["capacity"]
         s = cfg["sequencer"]
-        return cls(c["orders"], c["clients"], c["symbols"], s["digest_every"], s["max_sources"])
+        return cls(c["orders"], c["clients"], c["symbols"], s["digest_every"], s["max_sources"],
+                   **{k: c[k] for k in _LATER_CAPACITIES})
 
     def capacity(self) -> Capacity:
-        return Capacity(orders=self.orders, clients=self.clients, symbols=self.symbols)
+        return Capacity(orders=self.orders, clients=self.clients, symbols=self.symbols,
+                        **{k: getattr(self, k) for k in _LATER_CAPACITIES})
 
 
 def write_params(journal_dir: Path, params: LogicParams) -> None:

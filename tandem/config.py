@@ -60,9 +60,14 @@ DEFAULTS = {
         "operator_token_file": "",   # operator credential for `tandem failover promote`
     },
     "capacity": {
-        "orders": 1 << 20,
+        "orders": 1 << 20,           # client orders and the router's child orders
         "clients": 1024,
         "symbols": 4096,
+        "positions": 1 << 16,        # client x symbol position rows
+        "algos": 1024,               # TWAP/VWAP parents of the day
+        "books": 1024,               # market-data books, one per (venue, symbol) on the feeds
+        "book_levels": 64,           # price levels kept per book side
+        "book_orders": 1 << 16,      # resting orders over all market-data books
     },
     "log": {"level": "INFO"},
 }

@@ -1,11 +1,14 @@
 """``tandem demo``: the whole system as it stands, on one host, embedded defaults.
 
 Starts the media driver (here), a primary and a standby sequencer node and a synthetic
-producer as separate processes over Aeron IPC; sends the flow (every batch replicated
-and acknowledged before it is processed); stops the nodes; verifies the journals;
+producer as separate processes over Aeron IPC; sends the trading flow (three venues'
+L3 feeds, client orders through risk, a third routed by the SOR, TWAP/VWAP parents on
+the sequencer's timer ticks, an operator kill switch with cancel-all at the end; every
+batch replicated and acknowledged before it is processed); stops the nodes; verifies the journals;
 replays from seq 1 and from a mid-stream snapshot; checks that both reach the live
 digest, that the replay regenerates the output journal byte for byte and that the
-standby holds the same journals and digest. Then runs the DR drill (``tandem drill``).
+standby holds the same journals and digest; prints the trading picture (books, routing,
+rejects, positions and P&L). Then runs the DR drill (``tandem drill``).
 """
 
 from __future__ import annotations

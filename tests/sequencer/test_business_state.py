@@ -108,3 +108,19 @@ def test_order_accessor():
     assert h.state.order(1)["qty"] == 100
     with pytest.raises(KeyError):
         h.state.order(2)
+
+
+def test_capacities_come_from_the_config_and_older_journals_keep_the_defaults(tmp_path):
+    import json
+
+    from sequencer.replay import LogicParams, read_params
+    from tandem import config
+
+    cfg = config.load(None, {"capacity": {"books": 8, "book_levels": 4, "positions": 32, "algos": 2}})
+    cap = LogicParams.from_config(cfg).capacity()
+    assert (cap.books, cap.book_levels, cap.positions, cap.algos) == (8, 4, 32, 2)
+    assert State.create(Capacity(orders=16, clients=4, symbols=4, books=8, book_levels=4)).book_levels.shape == (8, 2, 4)
+    # a journal pinned before these capacities existed reads as the defaults it was made with
+    (tmp_path / "logic.json").write_text(json.dumps(
+        {"orders": 16, "clients": 4, "symbols": 4, "digest_every": 0, "max_sources": 8}))
+    assert read_params(tmp_path).capacity().books == Capacity().books
