@@ -443,6 +443,8 @@ def _on_venue_reject(st, c, hd, evs, k):
                 p = orders[pi]
                 if p.pending != ACT_CANCEL:
                     return k  # the algo's or operator's own cancel: nothing to tell the client
+                if _is_done(o.status) and not _is_done(p.status):
+                    return k  # that child filled first; the other children's cancels decide
                 p.pending = 0
                 if p.status == ST_PENDING_CANCEL:  # (not a parent that filled meanwhile)
                     p.status = p.prev_status

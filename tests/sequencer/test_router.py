@@ -311,6 +311,18 @@ def test_cancel_of_a_parent_awaiting_its_first_ack_is_refused(d):
     assert (cr["type"], cr["reason"], cr["ord_status"], cr["order_id"]) == (R.CANCEL_REJECT, R.REASON_PENDING, PNEW, 1)
 
 
+def test_a_child_that_filled_before_its_cancel_does_not_fail_the_parents_cancel(d):
+    ev = d.send(parent("C1", SWEEP, qty=250, price=50 * PX))
+    assert children(ev) == [(2, 100, 50 * PX), (3, 150, 50 * PX)]
+    d.send(ack(2), ack(3))
+    d.send(cancel("X1", orig_cl_ord_id="C1"))
+    d.send(fill(2, 100, venue_id=2))  # the venue filled child 2 before the cancel reached it
+    assert d.send(venue_reject(2, reject_of=R.VENUE_ACTION_CANCEL, venue_id=2)) == []  # too late there
+    assert (d.order(1)["status"], d.order(1)["pending"]) == (R.STATUS_PENDING_CANCEL, R.VENUE_ACTION_CANCEL)
+    (er,) = d.send(cancelled(3, venue_id=3))
+    assert report(er) == ("4", "4", 0, 100, 0) and text(er["cl_ord_id"]) == "X1"
+
+
 def test_child_cancel_reject_rejects_the_clients_cancel(d):
     ev = d.send(parent("C1", SWEEP, qty=250, price=50 * PX))
     assert children(ev) == [(2, 100, 50 * PX), (3, 150, 50 * PX)]
