@@ -33,4 +33,4 @@ soak: $(STAMP)
 	$(PY) -m pytest -q -m soak
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info sequencer/__pycache__/numba-*

@@ -10,12 +10,11 @@ Ids index the arrays directly: ``order_id = row + 1`` (rows are handed out by a
 counter, never reused within a day), ``client_id`` and ``symbol_id`` are the row
 numbers of ``clients`` and ``symbols`` (0 is reserved: "none" / "resolve by name").
 
-Later parts slot in as new arrays appended to ``ARRAY_NAMES`` (and kernel arguments):
-order books (per-symbol price levels + order links), full risk limits (per-client
-position / gross / rate-window arrays next to ``clients``), the kill switch (a small
-flags array: global, new-orders-only, per symbol / client / venue), the SOR (per
-symbol x venue stats) and algos (parent-order and timer tables). ``scalars`` keeps
-spare slots for counters they need.
+The trading stages own their arrays: ``positions`` rows found through
+``position_table`` (client, symbol), ``venues`` (fees, kill state, fill ratio), ``algos``
+(TWAP/VWAP parents), ``book_index`` and the ``book_*`` arrays of the L3 market-data books
+(see book.py). ``scalars`` keeps counters and switches (kill, replication) and spare
+slots. ``kernel_args()`` adds a scratch array that is not state (the router's ranking).
 """
 
 from __future__ import annotations

@@ -11,8 +11,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = [
     "sequencer/kernels.py",
+    "sequencer/kernel_base.py",
     "sequencer/state.py",
     "sequencer/logic.py",
+    "sequencer/book.py",
+    "sequencer/matching.py",
+    "sequencer/risk.py",
+    "sequencer/positions.py",
+    "sequencer/router.py",
+    "sequencer/orders.py",
+    "sequencer/algos.py",
 ]
 
 # Modules whose mere import in business logic is a mistake.
