@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from perf import book, core, replication, trading
+from perf import book, core, replication, trading, venues
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
@@ -25,7 +25,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     figures = []
-    for bench in core.BENCHMARKS + book.BENCHMARKS + trading.BENCHMARKS + replication.BENCHMARKS:
+    for bench in core.BENCHMARKS + book.BENCHMARKS + trading.BENCHMARKS + venues.BENCHMARKS
+                  + replication.BENCHMARKS:
         print(f"running {bench.__name__} ...", file=sys.stderr, flush=True)
         figures.extend(bench(args.commands))
 
