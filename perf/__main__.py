@@ -25,8 +25,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     figures = []
-    for bench in core.BENCHMARKS + book.BENCHMARKS + trading.BENCHMARKS + venues.BENCHMARKS
-                  + replication.BENCHMARKS:
+    benches = (core.BENCHMARKS + book.BENCHMARKS + trading.BENCHMARKS + venues.BENCHMARKS
+               + replication.BENCHMARKS)
+    for bench in benches:
         print(f"running {bench.__name__} ...", file=sys.stderr, flush=True)
         figures.extend(bench(args.commands))
 
