@@ -479,6 +479,18 @@ def positions(journal_path, from_snapshot, top, as_json):
     click.echo(f"firm: {firm['positions']} positions, gross ${firm['gross']:,.2f}, net ${firm['net']:,.2f}")
 
 
+@main.command("venue-sim")
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="TOML with a [venue] table (see venues/sim/process.py).")
+def venue_sim(config_path):
+    """Run one simulated venue: OUCH 4.2 over SoupBinTCP on its books, background liquidity."""
+    from venues.sim.process import main as venue_main
+
+    code = venue_main(config_path)
+    if code:
+        raise SystemExit(code)
+
+
 @main.group()
 def scenario():
     """Scenario files: input stories with the outputs they must produce."""
