@@ -83,3 +83,40 @@ def test_venue_sim_refuses_a_config_without_logins(tmp_path):
     p = subprocess.run([sys.executable, "-m", "tandem.cli", "venue-sim", "--config", str(cfg)],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "[venue.users] names no login" in p.stderr
+
+
+def test_venue_sim_itch_feed_over_moldudp64_with_retransmission(tmp_path):
+    from venues.protocols import moldudp64 as mold
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(5)
+    cfg = tmp_path / "venue.toml"
+    cfg.write_text(CONFIG + f'[venue.feed]\nhost = "127.0.0.1"\nport = {rx.getsockname()[1]}\n')
+    proc = subprocess.Popen([sys.executable, "-m", "tandem.cli", "venue-sim", "--config", str(cfg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        hello = json.loads(proc.stdout.readline())
+        tracker = mold.GapTracker()
+        delivered = []
+        while len(delivered) < 200:
+            p = mold.decode_packet(rx.recv(2048))
+            delivered += tracker.feed(p)
+        assert tracker.missing() == [] and tracker.duplicates == 0  # loopback: nothing lost
+        kinds = [m[:1] for m in delivered]
+        assert kinds[0] == b"S" and b"R" in kinds and b"A" in kinds  # start of day, directory, adds
+        # a retransmission request gets the same messages back, to the requester
+        rx.sendto(mold.encode_request(hello["venue"], 1, 3), ("127.0.0.1", hello["retransmit_port"]))
+        while True:
+            p = mold.decode_packet(rx.recv(2048))
+            if p.seq == 1:
+                break
+        assert list(p.messages) == delivered[:3]
+        proc.send_signal(signal.SIGTERM)
+        while p.kind != mold.KIND_END_OF_SESSION:
+            p = mold.decode_packet(rx.recv(2048))
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        rx.close()

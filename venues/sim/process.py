@@ -18,10 +18,14 @@ otherwise. Configured by TOML:
     background_per_s = 200        # background agent steps per second
     [venue.users]                 # SoupBinTCP logins: user = password
     TANDEM = "secret"
+    [venue.feed]                  # optional: ITCH 5.0 over MoldUDP64 (feed.py)
+    host = "127.0.0.1"            # where the packets go
+    port = 31001
+    retransmit_port = 0           # 0: any free port (printed)
 
-On start the process prints one JSON line ``{"venue": ..., "port": ...}`` on stdout; on
-SIGTERM or SIGINT it sends End of Session to every client and exits 0. The ITCH feed over
-MoldUDP64 and the FIX venue are not part of it yet (docs/venues.md).
+On start the process prints one JSON line ``{"venue": ..., "port": ..., "retransmit_port":
+...}`` on stdout; on SIGTERM or SIGINT it sends End of Session to every client and on the
+feed, and exits 0. The FIX venue is not part of it yet (docs/venues.md).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from decimal import Decimal
 from sequencer import records as R
 from venues.protocols import ouch42, soupbintcp
 from venues.sim.engine import VenueConfig, VenueEngine
+from venues.sim.feed import MoldFeed, run_feed
 from venues.sim.soup_server import SoupServer
 
 DAY_NS = 86_400 * 10**9
@@ -65,7 +70,14 @@ def load(path) -> tuple[VenueConfig, dict]:
     if not users:
         raise ValueError(f"{path}: [venue.users] names no login")
     server = {"host": str(v.get("host", "127.0.0.1")), "port": int(v.get("port", 0)), "users": users,
-              "background_per_s": float(v.get("background_per_s", 200))}
+              "background_per_s": float(v.get("background_per_s", 200)), "feed": None}
+    feed = v.get("feed")
+    if feed is not None:
+        try:
+            server["feed"] = {"target": (str(feed.get("host", "127.0.0.1")), int(feed["port"])),
+                              "retransmit": (server["host"], int(feed.get("retransmit_port", 0)))}
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path}: [venue.feed] {e}") from None
     return cfg, server
 
 
@@ -76,18 +88,33 @@ def _now_ns() -> int:
 
 async def serve(cfg: VenueConfig, settings: dict, stop: asyncio.Event, announce=print) -> None:
     engine = VenueEngine(cfg)
-    engine.start_of_day(_now_ns())
+    feed = None
+    if settings["feed"] is not None:
+        feed = MoldFeed(cfg.name[:10], settings["feed"]["target"], settings["feed"]["retransmit"])
+    published = 0
+
+    def publish():  # the engine's new ITCH messages onto the feed
+        nonlocal published
+        if feed is not None and len(engine.itch_out) > published:
+            feed.publish(engine.itch_out[published:])
+        published = len(engine.itch_out)
 
     def handle(user: str, payload: bytes, now_ns: int):
         try:
-            return engine.on_ouch(user, payload, _now_ns())
+            out = engine.on_ouch(user, payload, _now_ns())
         except ouch42.OuchError as e:  # OUCH has no reject for garbage: the session is dropped
             raise soupbintcp.SoupError(f"bad OUCH message from {user}: {e}") from None
+        publish()
+        return out
 
+    engine.start_of_day(_now_ns())
+    publish()
     server = SoupServer(handle, settings["users"], session=cfg.name[:10], host=settings["host"],
                         port=settings["port"])
     port = await server.start()
-    announce(json.dumps({"venue": cfg.name, "venue_id": cfg.venue_id, "host": settings["host"], "port": port}))
+    announce(json.dumps({"venue": cfg.name, "venue_id": cfg.venue_id, "host": settings["host"], "port": port,
+                         "retransmit_port": feed.retransmit_port if feed else None}))
+    feed_task = asyncio.create_task(run_feed(feed, stop)) if feed else None
     period = 1.0 / settings["background_per_s"] if settings["background_per_s"] > 0 else None
     try:
         while not stop.is_set():
@@ -95,12 +122,17 @@ async def serve(cfg: VenueConfig, settings: dict, stop: asyncio.Event, announce=
                 await asyncio.wait_for(stop.wait(), None)
                 break
             server.deliver(engine.background_step(_now_ns(), 1))
+            publish()
             try:
                 await asyncio.wait_for(stop.wait(), period)
             except asyncio.TimeoutError:
                 pass
     finally:
+        stop.set()
         await server.close()
+        if feed_task is not None:
+            await feed_task
+            feed.close()
 
 
 def main(config_path) -> int:
