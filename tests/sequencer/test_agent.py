@@ -84,23 +84,29 @@ def test_journal_refuses_other_capacities(rig, tmp_path):
         SequencerAgent(other, aeron=aeron).on_start()
 
 
-def test_snapshot_and_digest_on_demand_from_the_admin_command(rig, tmp_path):
-    """`tandem admin snapshot|digest` from another process: a snapshot at that seq, a digest event."""
+def admin_tool(cfg, tmp_path, *args):
+    """Run `tandem admin ARGS` from another process against the rig's sequencer."""
     import subprocess
     import sys
 
-    from journal import SnapshotStore
     from tandem.demo import _toml
 
-    cfg, aeron = rig
     cfg_path = tmp_path / "t.toml"
     cfg_path.write_text(_toml({"run_dir": cfg["run_dir"], "aeron": {"dir": cfg["aeron"]["dir"]},
                                "journal": {"dir": cfg["journal"]["dir"]}}))
+    return subprocess.run([sys.executable, "-m", "tandem.cli", "admin", args[0], "--config", str(cfg_path),
+                           *args[1:]], capture_output=True, text=True, timeout=60)
+
+
+def test_snapshot_and_digest_on_demand_from_the_admin_command(rig, tmp_path):
+    """`tandem admin snapshot|digest` from another process: a snapshot at that seq, a digest event."""
+    from journal import SnapshotStore
+
+    cfg, aeron = rig
     seq = SequencerAgent(cfg, aeron=aeron)
     seq.on_start()
     for n, what in enumerate(("snapshot", "digest"), start=1):
-        p = subprocess.run([sys.executable, "-m", "tandem.cli", "admin", what, "--config", str(cfg_path)],
-                           capture_output=True, text=True, timeout=60)
+        p = admin_tool(cfg, tmp_path, what)
         assert p.returncode == 0, p.stderr
         step_until([seq], lambda: seq.journal.last_seq == n)  # one request per batch
     assert SnapshotStore(topology.input_journal_dir(cfg)).list() == [1]
@@ -139,22 +145,14 @@ def test_timer_ticks_are_the_sequencers_own_and_journaled_on_its_clock(rig):
 
 def test_kill_switch_from_the_operator_tool(rig, tmp_path):
     """`tandem admin kill` from another process: journaled, applied, alerted; bad use refused."""
-    import subprocess
-    import sys
-
     from sequencer.state import S_KILL_NEW
-    from tandem.demo import _toml
 
     cfg, aeron = rig
-    cfg_path = tmp_path / "t.toml"
-    cfg_path.write_text(_toml({"run_dir": cfg["run_dir"], "aeron": {"dir": cfg["aeron"]["dir"]},
-                               "journal": {"dir": cfg["journal"]["dir"]}}))
     seq = SequencerAgent(cfg, aeron=aeron)
     seq.on_start()
 
     def tool(*args):
-        return subprocess.run([sys.executable, "-m", "tandem.cli", "admin", "kill", "--config", str(cfg_path), *args],
-                              capture_output=True, text=True, timeout=60)
+        return admin_tool(cfg, tmp_path, "kill", *args)
 
     p = tool("--scope", "symbol")  # a scoped switch needs its target
     assert p.returncode == 2 and "--target" in p.stderr
