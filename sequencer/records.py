@@ -118,23 +118,35 @@ VenueAck = _record([
     ("order_id", "<u8"), ("venue_order_id", "<u8"),
     ("price", "<i8"), ("qty", "<i8"),  # the venue's view after the ack (replace: new values)
     ("venue_id", "<u2"), ("ack_of", "u1"), ("_pad", "u1", (5,)),  # ack_of: VENUE_ACTION_*
+    # version 2: the venue's own message sequence number this record was decoded from
+    # (SoupBinTCP sequence, FIX MsgSeqNum, MoldUDP64 sequence): adapters resume from it
+    ("venue_seq", "<u8"),
 ], COMMAND_SIZE)
 
 VenueFill = _record([
     ("order_id", "<u8"), ("venue_exec_id", "<u8"),
     ("price", "<i8"), ("qty", "<i8"), ("fee", "<i8"),  # fee: 8 decimals, negative = rebate
     ("venue_id", "<u2"), ("liquidity", "u1"), ("_pad", "u1", (5,)),
+    # version 2: the venue's own message sequence number this record was decoded from
+    # (SoupBinTCP sequence, FIX MsgSeqNum, MoldUDP64 sequence): adapters resume from it
+    ("venue_seq", "<u8"),
 ], COMMAND_SIZE)
 
 VenueCancelled = _record([
     ("order_id", "<u8"), ("qty", "<i8"),  # qty: what the venue cancelled
     ("venue_id", "<u2"), ("reason", "<u2"), ("_pad", "u1", (4,)),
+    # version 2: the venue's own message sequence number this record was decoded from
+    # (SoupBinTCP sequence, FIX MsgSeqNum, MoldUDP64 sequence): adapters resume from it
+    ("venue_seq", "<u8"),
 ], COMMAND_SIZE)
 
 VenueReject = _record([
     ("order_id", "<u8"),
     ("venue_id", "<u2"), ("reason", "<u2"), ("reject_of", "u1"), ("_pad", "u1", (3,)),
     _ascii("text", TEXT_LEN),
+    # version 2: the venue's own message sequence number this record was decoded from
+    # (SoupBinTCP sequence, FIX MsgSeqNum, MoldUDP64 sequence): adapters resume from it
+    ("venue_seq", "<u8"),
 ], COMMAND_SIZE)
 
 MarketData = _record([
@@ -143,6 +155,9 @@ MarketData = _record([
     ("side", "u1"),    # SIDE_BUY / SIDE_SELL (the feed adapter maps ITCH 'B' / 'S')
     ("ref", "<u8"), ("new_ref", "<u8"), ("price", "<i8"), ("qty", "<i8"),
     _ascii("mpid", 4),
+    # version 2: the venue's own message sequence number this record was decoded from
+    # (SoupBinTCP sequence, FIX MsgSeqNum, MoldUDP64 sequence): adapters resume from it
+    ("venue_seq", "<u8"),
 ], COMMAND_SIZE)
 
 Timer = _record([
@@ -238,9 +253,12 @@ TYPE_NAMES = {t: d for d, t in [
 RECORD_VERSIONS = {t: 1 for t in list(COMMAND_DTYPES) + list(EVENT_DTYPES)}
 RECORD_VERSIONS[NEW_ORDER] = 2
 RECORD_VERSIONS[EXEC_REPORT] = 2
+for _t in (VENUE_ACK, VENUE_FILL, VENUE_CANCELLED, VENUE_REJECT, MARKET_DATA):
+    RECORD_VERSIONS[_t] = 2
 FIELD_VERSIONS: dict[int, dict[str, int]] = {
     NEW_ORDER: {"strategy": 2, "max_pct": 2, "start_ts": 2, "end_ts": 2},
     EXEC_REPORT: {"working_qty": 2, "strategy": 2},
+    **{t: {"venue_seq": 2} for t in (VENUE_ACK, VENUE_FILL, VENUE_CANCELLED, VENUE_REJECT, MARKET_DATA)},
 }
 
 # ------------------------------------------------------------- enumerated values

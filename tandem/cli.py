@@ -491,6 +491,25 @@ def venue_sim(config_path):
         raise SystemExit(code)
 
 
+@main.command("venue-adapter")
+@CONFIG_OPTION
+@click.option("--venue", "venue_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Venue TOML with [venue] and [adapter] tables (see venues/config.py).")
+def venue_adapter(config_path, venue_path):
+    """Run the core's side of one venue: its order-entry session (OUCH or FIX) and its ITCH feed.
+
+    Needs a media driver; resumes from the journal after a restart (docs/venues.md)."""
+    from venues.adapter_process import run
+    from venues.config import load_adapter
+
+    cfg = _load(config_path, "venue-adapter")
+    try:
+        v = load_adapter(venue_path)
+    except (OSError, ValueError) as e:
+        raise click.ClickException(str(e))
+    run(cfg, v, announce=lambda line: click.echo(line))
+
+
 @main.group()
 def scenario():
     """Scenario files: input stories with the outputs they must produce."""

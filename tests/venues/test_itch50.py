@@ -142,10 +142,11 @@ def test_batch_decode_to_market_data():
     md = res.records
     assert md.dtype == R.MarketData and len(md) == 9
     assert res.messages == 11 and res.ignored == 1 and res.unmapped == 0 and res.unknown_type == 0
-    assert (md["type"] == R.MARKET_DATA).all() and (md["version"] == 1).all()
+    assert (md["type"] == R.MARKET_DATA).all() and (md["version"] == 2).all()
     assert (md["symbol_id"] == 42).all() and (md["venue_id"] == 3).all() and (md["source_id"] == 9).all()
     assert bytes(md["action"]) == b"AFECXUDPQ"
-    assert md["source_seq"].tolist() == [1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010]
+    assert (md["source_seq"] == 0).all()
+    assert md["venue_seq"].tolist() == [1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010]
     a, f, e, c, x, u, d, p, q = md
     assert (a["side"], a["ref"], a["qty"], a["price"]) == (R.SIDE_BUY, 2**63 + 5, 300, 1_501_234 * 10**4)
     assert a["price"] == 150_1234_0000  # $150.1234 with 8 implied decimals

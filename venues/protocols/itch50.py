@@ -477,9 +477,10 @@ def decode_batch(data, locate: np.ndarray, symbols: Mapping[str, int] | SymbolKe
     ``data``: bytes/bytearray/uint8 array of length-prefixed messages (see ``frame``), or
     a sequence of message payloads. ``locate``: uint32[65536] locate -> symbol_id table
     (0 = unmapped), updated in place by Stock Directory messages whose stock is in
-    ``symbols`` (name -> symbol_id, or prebuilt ``SymbolKeys``). A record's ``source_seq``
-    is ``first_seq`` + its message index when ``first_seq`` is given (e.g. the MoldUDP64
-    sequence number of the first message), else 0. On malformed framing raises
+    ``symbols`` (name -> symbol_id, or prebuilt ``SymbolKeys``). A record's ``venue_seq``
+    is ``first_seq`` + its message index when ``first_seq`` is given (the MoldUDP64
+    sequence number of the first message), else 0; ``source_seq`` is left 0 for the
+    publisher to number (it must be gapless, and not every message becomes a record). On malformed framing raises
     ``ItchError`` (nothing is returned; Stock Directory updates before the error stay).
     """
     if not (isinstance(locate, np.ndarray) and locate.dtype == np.uint32
@@ -514,7 +515,7 @@ def decode_batch(data, locate: np.ndarray, symbols: Mapping[str, int] | SymbolKe
     md["type"], md["version"] = R.MARKET_DATA, R.RECORD_VERSIONS[R.MARKET_DATA]
     md["source_id"] = source_id
     if first_seq is not None:
-        md["source_seq"] = np.uint64(first_seq) + o_idx[:k].astype(np.uint64)
+        md["venue_seq"] = np.uint64(first_seq) + o_idx[:k].astype(np.uint64)
     md["symbol_id"] = o_sym[:k]
     md["venue_id"] = venue_id
     md["action"] = o_act[:k]
