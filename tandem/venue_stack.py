@@ -5,6 +5,9 @@ For each venue of the set (``venues.config.DEFAULT_VENUES`` by default) one
 file (written under ``root/venues``). Each process prints one JSON line when it is up;
 a simulator stopped with SIGTERM prints a final JSON line with its books and what it
 sent each session.
+
+``Client`` stands in for a gateway (issue 6 builds the real ones): it publishes client
+commands and reference data on the inbound stream and collects the reports.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from sequencer import book as B
+from sequencer import records as R
+from tandem import topology
 from venues.config import DEFAULT_VENUES, write_default_venues
+
+CLIENT_SOURCE, ADMIN_SOURCE = 1, 3
 
 
 def _cli(*args) -> list[str]:
@@ -96,3 +106,101 @@ class VenueStack:
                 p.wait()
         self.adapters, self.sims = {}, {}
         self.logs.close()
+
+
+class Client:
+    """Client commands in, reports out, as one gateway source."""
+
+    def __init__(self, aeron, cfg):
+        self.pub = topology.inbound_publisher(aeron, cfg)
+        self.sub = topology.outbound_subscriber(aeron, cfg)
+        self.seq = {CLIENT_SOURCE: 0, ADMIN_SOURCE: 0}
+        self.events: list[np.ndarray] = []
+        self.clord = 0
+
+    def send(self, raw, source=CLIENT_SOURCE):
+        h = R.header(raw)
+        h["source_id"] = source
+        n = len(raw)
+        h["source_seq"] = np.arange(self.seq[source] + 1, self.seq[source] + 1 + n)
+        self.seq[source] += n
+        self.pub.publish(raw)
+
+    def reference_data(self, symbols: dict[str, int], prices: dict[str, int], venues=DEFAULT_VENUES, clients=4):
+        from sequencer.workload import VENUE_FEES
+        rows = []
+        for c in range(1, clients + 1):
+            a = R.admin_command(R.ADMIN_ADD_CLIENT, c, 1_000_000, 10**15, 10**16)
+            a.view(R.Admin)["name"][0] = R.ascii_field(f"ACC{c}", R.ACCOUNT_LEN)
+            rows.append(a)
+        unit = R.PRICE_SCALE // 10_000
+        for v in venues:
+            take, make = VENUE_FEES[(v["venue_id"] - 1) % len(VENUE_FEES)]
+            a = R.admin_command(R.ADMIN_ADD_VENUE, v["venue_id"], take * unit, make * unit)
+            a.view(R.Admin)["name"][0] = R.ascii_field(v["name"], R.ACCOUNT_LEN)
+            rows.append(a)
+        for name, sid in symbols.items():
+            a = R.admin_command(R.ADMIN_ADD_SYMBOL, sid, prices[name], venues[0]["venue_id"])
+            a.view(R.Admin)["name"][0, :R.SYMBOL_LEN] = R.ascii_field(name, R.SYMBOL_LEN)
+            rows.append(a)
+        self.send(np.concatenate(rows), ADMIN_SOURCE)
+
+    def new_order(self, symbol_id, side, qty, price, strategy=R.STRATEGY_DIRECT, venue_id=0, tif=R.TIF_DAY,
+                  client_id=1) -> str:
+        self.clord += 1
+        cl = f"C{self.clord}"
+        raw = R.new_commands(1)
+        o = raw.view(R.NewOrder)
+        o["type"], o["version"] = R.NEW_ORDER, 2
+        o["client_id"], o["symbol_id"], o["side"], o["qty"], o["price"] = client_id, symbol_id, side, qty, price
+        o["ord_type"], o["tif"], o["venue_id"], o["strategy"] = R.ORD_LIMIT, tif, venue_id, strategy
+        o["cl_ord_id"][0] = R.ascii_field(cl, R.CLORD_LEN)
+        o["account"][0] = R.ascii_field(f"ACC{client_id}", R.ACCOUNT_LEN)
+        self.send(raw)
+        return cl
+
+    def cancel(self, orig: str, symbol_id, side, client_id=1) -> str:
+        self.clord += 1
+        cl = f"C{self.clord}"
+        raw = R.new_commands(1)
+        c = raw.view(R.Cancel)
+        c["type"], c["version"], c["client_id"], c["symbol_id"], c["side"] = R.CANCEL, 1, client_id, symbol_id, side
+        c["cl_ord_id"][0] = R.ascii_field(cl, R.CLORD_LEN)
+        c["orig_cl_ord_id"][0] = R.ascii_field(orig, R.CLORD_LEN)
+        self.send(raw)
+        return cl
+
+    def poll(self):
+        got = self.sub.poll().view(R.RAW_EVENT)
+        if len(got):
+            self.events.append(got.copy())
+
+    def reports(self, cl_ord_id: str | None = None) -> np.ndarray:
+        if not self.events:
+            return np.empty(0, R.ExecReport)
+        ev = np.concatenate(self.events)
+        er = ev[R.header(ev)["type"] == R.EXEC_REPORT].view(R.ExecReport)
+        if cl_ord_id is not None:
+            er = er[[R.ascii_text(x) == cl_ord_id for x in er["cl_ord_id"]]]
+        return er
+
+    def wait_for(self, predicate, timeout_s=30.0, what="the expected reports"):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.poll()
+            if predicate():
+                return
+            time.sleep(0.005)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def statuses(self, cl) -> list[str]:
+        return [chr(s) for s in self.reports(cl)["ord_status"]]
+
+
+def core_bbo(state, venue_id: int, symbol_id: int) -> tuple[int, int, int, int]:
+    """(bid, bid qty, ask, ask qty) of the business logic's book of (venue, symbol)."""
+    b = int(state.book_index[venue_id, symbol_id]) - 1
+    if b < 0:
+        return (0, 0, 0, 0)
+    bk = state.books_tuple()
+    return (*B.book_best(bk, b, B.BID), *B.book_best(bk, b, B.ASK))

@@ -10,6 +10,7 @@ start the process prints one JSON line: ``{"adapter": name, "venue_id": ..., "pr
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tandem import topology
 from tandem.agent import AgentRunner
@@ -18,11 +19,12 @@ from venues.itch_adapter import ItchFeedAdapter
 from venues.session_state import SessionState
 
 
-def make_session(v: dict, state: SessionState):
+def make_session(cfg, v: dict, state: SessionState):
     if v["protocol"] == "fix":
         from venues.fix_adapter import FixVenueSession
+        # the FIX session's own store (sequence numbers, sent messages) beside the run files
         return FixVenueSession(state, v["host"], v["port"], v["sender_comp_id"], v["target_comp_id"],
-                               v["password"])
+                               v["password"], store_dir=Path(cfg["run_dir"]) / f"fix-{v['name']}")
     from venues.ouch_adapter import OuchSession
     return OuchSession(state, v["host"], v["port"], v["username"], v["password"], firm=v["firm"])
 
@@ -30,7 +32,7 @@ def make_session(v: dict, state: SessionState):
 def build(cfg, v: dict, aeron) -> list:
     """The agents of one venue adapter process."""
     state = SessionState(v["venue_id"], v["source_id"], take_fee=v["take_fee"], make_fee=v["make_fee"])
-    agents = [VenueAdapterAgent(cfg, make_session(v, state), aeron=aeron)]
+    agents = [VenueAdapterAgent(cfg, make_session(cfg, v, state), aeron=aeron)]
     if v["feed"] is not None and v["feed_source_id"]:
         agents.append(ItchFeedAdapter(cfg, v["venue_id"], v["feed_source_id"], v["symbols"],
                                       v["feed"]["listen"], v["feed"]["retransmit"], aeron=aeron))
