@@ -146,7 +146,7 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
         fills = mine[R.header(mine)["type"] == R.VENUE_FILL].view(R.VenueFill)
         feed = inputs[hdr["source_id"] == feed_source(vid)].view(R.MarketData)
         fills_ok &= len(fills) == ours["executions"] and int(fills["qty"].sum()) == ours["executed_shares"]
-        fills_ok &= len(np.unique(fills["venue_exec_id"])) == len(fills)
+        fills_ok &= len(np.unique(fills[["venue_exec_id", "order_id"]])) == len(fills)  # ours on both sides: 2
         for recs, seqs in ((mine, _venue_seqs(mine)), (feed, feed["venue_seq"].astype(np.int64))):
             src = R.header(recs)["source_seq"]
             numbering_ok &= src.tolist() == list(range(1, len(src) + 1)) and bool((np.diff(seqs) > 0).all())

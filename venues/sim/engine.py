@@ -21,7 +21,12 @@ API
 - ``background_step(now_ns, n)``: n steps of the seeded liquidity agent (session
   ``config.bg_session``); returns the OUCH messages for the *other* sessions whose
   orders it traded against (same shape as ``on_ouch``).
-- ``bbo(symbol)``, ``fees`` (session -> fees charged, 8 decimals, negative = rebate).
+- ``cancel_session(session, now_ns)``: cancel-on-disconnect: every live order of the
+  session is cancelled in order reference number order, an OUCH Canceled (reason 'Z',
+  "system cancel": the venue, not the user, cancelled it; 'U' stays "user requested")
+  for the session and an ITCH Order Delete each; same return shape as ``on_ouch``.
+- ``bbo(symbol)``, ``fees`` (session -> fees charged, 8 decimals, negative = rebate),
+  ``executed`` (session -> [Executed messages sent, shares]).
 
 Decisions
 - Order reference numbers are venue-wide (all symbols), start at 1 and are the same
@@ -163,6 +168,7 @@ class VenueEngine:
         self._match = 0
         self.itch_out: list[bytes] = []
         self.fees: dict[str, int] = {}
+        self.executed: dict[str, list[int]] = {}   # session -> [Executed messages, shares]: the day's tally
         self.rng = np.random.default_rng(c.seed)
         self._mid = []                                    # in ticks
         for i in range(n):
@@ -338,6 +344,10 @@ class VenueEngine:
                 liquidity_flag="A", match_number=m))
             self.fees[taker.session] = self.fees.get(taker.session, 0) + qty * c.take_fee
             self.fees[maker.session] = self.fees.get(maker.session, 0) + qty * c.make_fee
+            for who in (taker.session, maker.session):
+                tally = self.executed.setdefault(who, [0, 0])
+                tally[0] += 1
+                tally[1] += qty
             maker.open = leaves
             if leaves == 0:
                 self._drop(maker)
@@ -445,6 +455,17 @@ class VenueEngine:
         o.side = side
         _out(out, session).append(O.encode_order_modified(timestamp=ts, order_token=token, side=side,
                                                           shares=shares))
+
+    def cancel_session(self, session_user: str, now_ns: int) -> dict[str, list[bytes]]:
+        """Cancel every live order of a session (cancel on disconnect), by order reference number."""
+        _check_ts(now_ns)
+        out: dict[str, list[bytes]] = {session_user: []}
+        for oref in sorted(k for k, o in self._orders.items() if o.session == session_user):
+            o = self._orders[oref]
+            dec = self._reduce(o, 0, now_ns)
+            out[session_user].append(O.encode_canceled(timestamp=now_ns, order_token=o.token,
+                                                       decrement_shares=dec, reason="Z"))
+        return out
 
     # ------------------------------------------------------------ background liquidity
     def _bg_send(self, merged, payload, ts):

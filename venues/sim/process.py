@@ -1,8 +1,8 @@
 """``tandem venue-sim``: one simulated venue as a process.
 
 The simulator engine (books on the core's matching engine, background liquidity)
-behind a SoupBinTCP server carrying OUCH 4.2, on 127.0.0.1 unless configured
-otherwise. Configured by TOML:
+behind either a SoupBinTCP server carrying OUCH 4.2 or a FIX 4.2 acceptor
+(``fix_venue.py``), on 127.0.0.1 unless configured otherwise. Configured by TOML:
 
     [venue]
     name = "SIM1"
@@ -16,16 +16,37 @@ otherwise. Configured by TOML:
     host = "127.0.0.1"
     port = 0                      # 0: any free port (the process prints the one it took)
     background_per_s = 200        # background agent steps per second
-    [venue.users]                 # SoupBinTCP logins: user = password
+    protocol = "ouch"             # "ouch" (SoupBinTCP + OUCH 4.2, the default) or "fix"
+    latency_us = 0                # every message to a client leaves this much later
+    cancel_on_disconnect = false  # cancel a session's orders when its connection ends
+    [venue.users]                 # SoupBinTCP logins: user = password (protocol "ouch")
     TANDEM = "secret"
+    [venue.fix]                   # protocol "fix"
+    sender_comp_id = "SIM1"       # the venue's CompID (default: the venue name)
+    begin_string = "FIX.4.2"
+    [venue.fix.sessions]          # counterparty SenderCompID = password ("" checks none);
+    TANDEM = "secret"             # the engine's session user is the CompID
     [venue.feed]                  # optional: ITCH 5.0 over MoldUDP64 (feed.py)
     host = "127.0.0.1"            # where the packets go
     port = 31001
     retransmit_port = 0           # 0: any free port (printed)
 
 On start the process prints one JSON line ``{"venue": ..., "port": ..., "retransmit_port":
-...}`` on stdout; on SIGTERM or SIGINT it sends End of Session to every client and on the
-feed, and exits 0. The FIX venue is not part of it yet (docs/venues.md).
+..., "protocol": ...}`` on stdout; on SIGTERM or SIGINT it sends End of Session (OUCH) or a
+Logout (FIX) to every client and End of Session on the feed, prints a last JSON line
+``{"final": {"bbo": {symbol: [bid, bid qty, ask, ask qty]}, "sessions": {user:
+{"executions", "executed_shares", "fees"}}, "itch_messages": n}}`` (prices and fees with 8
+implied decimals) and exits 0.
+
+``latency_us`` delays what goes to clients, in order, not what they send: the books
+change at once, and the background agent, which stands for traders at the venue, acts
+without delay. OUCH: every OUCH message (SoupBinTCP's own login and heartbeat packets are
+not delayed); FIX: every byte of the connection, session messages included.
+
+``cancel_on_disconnect`` applies to OUCH and FIX alike (``VenueEngine.cancel_session``,
+OUCH reason 'Z'): the Canceled messages (OUCH) or ExecutionReports (FIX) wait in the
+session's store and come with the next login's recovery (SoupBinTCP requested sequence
+number, FIX resend request). Not on the venue's own shutdown.
 """
 
 from __future__ import annotations
@@ -42,6 +63,7 @@ from sequencer import records as R
 from venues.protocols import ouch42, soupbintcp
 from venues.sim.engine import VenueConfig, VenueEngine
 from venues.sim.feed import MoldFeed, run_feed
+from venues.sim.fix_venue import Delay, FixVenue, FixVenueConfig, FixVenueServer
 from venues.sim.soup_server import SoupServer
 
 DAY_NS = 86_400 * 10**9
@@ -65,12 +87,29 @@ def load(path) -> tuple[VenueConfig, dict]:
                           make_fee=_money(v.get("make_fee", "-0.0002")), seed=int(v.get("seed", 0)),
                           initial_prices=[_money(p) for p in v.get("prices", [100] * len(symbols))])
         users = {str(u): str(p) for u, p in v.get("users", {}).items()}
-    except (KeyError, TypeError, ValueError, ArithmeticError) as e:
+        protocol = str(v.get("protocol", "ouch"))
+        latency_us = int(v.get("latency_us", 0))
+        cod = v.get("cancel_on_disconnect", False)
+        fix = v.get("fix", {})
+        fix_sessions = {str(c): str(p) for c, p in fix.get("sessions", {}).items()}
+        fix_cfg = dict(sender_comp_id=str(fix.get("sender_comp_id", cfg.name)),
+                       begin_string=str(fix.get("begin_string", "FIX.4.2")))
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as e:
         raise ValueError(f"{path}: [venue] {e}") from None
-    if not users:
+    if protocol not in ("ouch", "fix"):
+        raise ValueError(f"{path}: [venue] protocol {protocol!r} is not \"ouch\" or \"fix\"")
+    if latency_us < 0 or not isinstance(cod, bool):
+        raise ValueError(f"{path}: [venue] latency_us must be >= 0 and cancel_on_disconnect true or false")
+    if protocol == "ouch" and not users:
         raise ValueError(f"{path}: [venue.users] names no login")
+    if protocol == "fix" and not fix_sessions:
+        raise ValueError(f"{path}: [venue.fix.sessions] names no session")
+    if fix_cfg["begin_string"] != "FIX.4.2":
+        raise ValueError(f"{path}: [venue.fix] begin_string must be FIX.4.2 (the venue speaks FIX 4.2)")
     server = {"host": str(v.get("host", "127.0.0.1")), "port": int(v.get("port", 0)), "users": users,
-              "background_per_s": float(v.get("background_per_s", 200)), "feed": None}
+              "background_per_s": float(v.get("background_per_s", 200)), "feed": None,
+              "protocol": protocol, "latency_us": latency_us, "cancel_on_disconnect": cod,
+              "fix": dict(fix_cfg, sessions=fix_sessions)}
     feed = v.get("feed")
     if feed is not None:
         try:
@@ -99,21 +138,45 @@ async def serve(cfg: VenueConfig, settings: dict, stop: asyncio.Event, announce=
             feed.publish(engine.itch_out[published:])
         published = len(engine.itch_out)
 
-    def handle(user: str, payload: bytes, now_ns: int):
-        try:
-            out = engine.on_ouch(user, payload, _now_ns())
-        except ouch42.OuchError as e:  # OUCH has no reject for garbage: the session is dropped
-            raise soupbintcp.SoupError(f"bad OUCH message from {user}: {e}") from None
-        publish()
-        return out
+    delay = Delay(settings["latency_us"] / 1e6)
+    cod = settings["cancel_on_disconnect"]
+    if settings["protocol"] == "fix":
+        f = settings["fix"]
+        venue = FixVenue(engine, FixVenueConfig(
+            sender_comp_id=f["sender_comp_id"], sessions=f["sessions"], begin_string=f["begin_string"],
+            host=settings["host"], port=settings["port"], cancel_on_disconnect=cod,
+            latency_us=settings["latency_us"]), now_ns=_now_ns, after_engine=publish)
+        server = FixVenueServer(venue)
+        deliver = server.deliver   # FIX connections carry their own delay
+    else:
+        def handle(user: str, payload: bytes, now_ns: int):
+            try:
+                out = engine.on_ouch(user, payload, _now_ns())
+            except ouch42.OuchError as e:  # OUCH has no reject for garbage: the session is dropped
+                raise soupbintcp.SoupError(f"bad OUCH message from {user}: {e}") from None
+            publish()
+            if delay.delay_s > 0:
+                delay.call(server.deliver, out)
+                return {}
+            return out
+
+        def on_disconnect(user: str) -> None:
+            out = engine.cancel_session(user, _now_ns())
+            publish()
+            delay.call(server.deliver, out)
+
+        server = SoupServer(handle, settings["users"], session=cfg.name[:10], host=settings["host"],
+                            port=settings["port"], on_disconnect=on_disconnect if cod else None)
+
+        def deliver(out):
+            delay.call(server.deliver, out)
 
     engine.start_of_day(_now_ns())
     publish()
-    server = SoupServer(handle, settings["users"], session=cfg.name[:10], host=settings["host"],
-                        port=settings["port"])
     port = await server.start()
     announce(json.dumps({"venue": cfg.name, "venue_id": cfg.venue_id, "host": settings["host"], "port": port,
-                         "retransmit_port": feed.retransmit_port if feed else None}))
+                         "retransmit_port": feed.retransmit_port if feed else None,
+                         "protocol": settings["protocol"]}))
     feed_task = asyncio.create_task(run_feed(feed, stop)) if feed else None
     period = 1.0 / settings["background_per_s"] if settings["background_per_s"] > 0 else None
     try:
@@ -121,8 +184,9 @@ async def serve(cfg: VenueConfig, settings: dict, stop: asyncio.Event, announce=
             if period is None:
                 await asyncio.wait_for(stop.wait(), None)
                 break
-            server.deliver(engine.background_step(_now_ns(), 1))
+            out = engine.background_step(_now_ns(), 1)
             publish()
+            deliver(out)
             try:
                 await asyncio.wait_for(stop.wait(), period)
             except asyncio.TimeoutError:
@@ -133,6 +197,12 @@ async def serve(cfg: VenueConfig, settings: dict, stop: asyncio.Event, announce=
         if feed_task is not None:
             await feed_task
             feed.close()
+        # The day's end state, for the operator (and the checks of the demo and tests).
+        announce(json.dumps({"final": {
+            "bbo": {s: list(engine.bbo(s)) for s in engine.symbols},
+            "sessions": {u: {"executions": n, "executed_shares": q, "fees": engine.fees.get(u, 0)}
+                         for u, (n, q) in sorted(engine.executed.items())},
+            "itch_messages": len(engine.itch_out)}}))
 
 
 def main(config_path) -> int:

@@ -17,6 +17,11 @@ Protocol behaviour, as the specification says:
 - Logout Request closes the session; on ``close()`` every client gets End of Session.
 Listens on 127.0.0.1 unless told otherwise. One login per user at a time: a second
 login for a user already connected is rejected 'S'.
+
+``on_disconnect(user)``, if given, is called when a logged-in client's connection ends
+for any reason (logout, drop, timeout, malformed input) except the server's own
+``close()``; the venue uses it for cancel-on-disconnect, delivering the resulting
+messages with ``deliver`` so they wait in the user's store for the next login.
 """
 
 from __future__ import annotations
@@ -37,11 +42,14 @@ class SoupServer:
     def __init__(self, handler: Handler, users: dict[str, str], session: str = "SESSION1",
                  host: str = "127.0.0.1", port: int = 0, heartbeat_s: float = 1.0,
                  client_timeout_s: float = 15.0, login_timeout_s: float = 5.0,
-                 clock: Callable[[], int] = time.time_ns):
+                 clock: Callable[[], int] = time.time_ns,
+                 on_disconnect: Callable[[str], None] | None = None):
         self.handler, self.users, self.session = handler, dict(users), session
         self.host, self.port = host, port
         self.heartbeat_s, self.client_timeout_s, self.login_timeout_s = heartbeat_s, client_timeout_s, login_timeout_s
         self.clock = clock
+        self.on_disconnect = on_disconnect
+        self._closing = False
         self.store: dict[str, list[bytes]] = {u: [] for u in users}  # sequenced messages, seq = index + 1
         self.connected: dict[str, asyncio.StreamWriter] = {}
         self._server: asyncio.base_events.Server | None = None
@@ -54,6 +62,7 @@ class SoupServer:
         return self.port
 
     async def close(self) -> None:
+        self._closing = True
         for w in list(self.connected.values()):
             self._send(w, soup.encode_end_of_session())
         for w in list(self.connected.values()):
@@ -89,6 +98,8 @@ class SoupServer:
         finally:
             if user is not None and self.connected.get(user) is writer:
                 del self.connected[user]
+                if self.on_disconnect is not None and not self._closing:
+                    self.on_disconnect(user)
             writer.close()
 
     async def _login(self, reader, writer) -> tuple[str | None, list]:

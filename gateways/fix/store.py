@@ -1,0 +1,146 @@
+"""FIX session stores: the sequence numbers and the sent messages of one session.
+
+A FIX session outlives its TCP connections (and, for a gateway, its process): the next
+MsgSeqNum to send, the next one expected from the counterparty and every message sent
+(raw bytes by MsgSeqNum, for ResendRequests) must survive a reconnect. Two stores share
+one interface:
+
+- ``MemoryStore``: a dict; lives as long as the process (the venue simulator's day).
+- ``LmdbStore(directory)``: one LMDB environment per session directory; every change is
+  one committed transaction, so a restarted process resumes the session where it stood
+  and can still serve resends of what the old process sent.
+
+``reset()`` starts the session over (ResetSeqNumFlag 141=Y at Logon, a new day): both
+sequence numbers back to 1 and the sent messages forgotten.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import lmdb
+
+__all__ = ["SessionStore", "MemoryStore", "LmdbStore"]
+
+
+class SessionStore:
+    """The interface; ``MemoryStore`` and ``LmdbStore`` implement it."""
+
+    next_sender_seq: int   # MsgSeqNum of the next message we send
+    next_target_seq: int   # MsgSeqNum we expect next from the counterparty
+
+    def set_next_sender_seq(self, seq: int) -> None:
+        raise NotImplementedError
+
+    def set_next_target_seq(self, seq: int) -> None:
+        raise NotImplementedError
+
+    def store_sent(self, seq: int, raw: bytes) -> None:
+        """Keep a sent message and make ``seq + 1`` the next to send (one step)."""
+        raise NotImplementedError
+
+    def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        """Stored messages with begin <= seq <= end, in order (end 0: no upper bound)."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def _check(seq: int) -> int:
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise ValueError(f"sequence number {seq!r} must be an int >= 1")
+    return seq
+
+
+class MemoryStore(SessionStore):
+    def __init__(self) -> None:
+        self.reset()
+
+    def set_next_sender_seq(self, seq: int) -> None:
+        self.next_sender_seq = _check(seq)
+
+    def set_next_target_seq(self, seq: int) -> None:
+        self.next_target_seq = _check(seq)
+
+    def store_sent(self, seq: int, raw: bytes) -> None:
+        self._sent[_check(seq)] = bytes(raw)
+        self.next_sender_seq = seq + 1
+
+    def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        return [(s, m) for s, m in sorted(self._sent.items()) if s >= begin and (end == 0 or s <= end)]
+
+    def reset(self) -> None:
+        self.next_sender_seq = 1
+        self.next_target_seq = 1
+        self._sent: dict[int, bytes] = {}
+
+
+_SENDER, _TARGET = b"next_sender_seq", b"next_target_seq"
+_Q = struct.Struct(">Q")   # big-endian keys sort by sequence number
+
+
+class LmdbStore(SessionStore):
+    """Sequence numbers in a ``meta`` database, messages in ``sent`` keyed by big-endian seq."""
+
+    def __init__(self, directory, map_size: int = 1 << 30) -> None:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(str(path), map_size=map_size, subdir=True, max_dbs=2, sync=True)
+        self._meta = self.env.open_db(b"meta")
+        self._sent = self.env.open_db(b"sent")
+        with self.env.begin(write=True) as txn:
+            for key in (_SENDER, _TARGET):
+                if txn.get(key, db=self._meta) is None:
+                    txn.put(key, _Q.pack(1), db=self._meta)
+
+    def _get(self, key: bytes) -> int:
+        with self.env.begin() as txn:
+            return _Q.unpack(txn.get(key, db=self._meta))[0]
+
+    @property
+    def next_sender_seq(self) -> int:
+        return self._get(_SENDER)
+
+    @property
+    def next_target_seq(self) -> int:
+        return self._get(_TARGET)
+
+    def set_next_sender_seq(self, seq: int) -> None:
+        with self.env.begin(write=True) as txn:
+            txn.put(_SENDER, _Q.pack(_check(seq)), db=self._meta)
+
+    def set_next_target_seq(self, seq: int) -> None:
+        with self.env.begin(write=True) as txn:
+            txn.put(_TARGET, _Q.pack(_check(seq)), db=self._meta)
+
+    def store_sent(self, seq: int, raw: bytes) -> None:
+        with self.env.begin(write=True) as txn:
+            txn.put(_Q.pack(_check(seq)), bytes(raw), db=self._sent)
+            txn.put(_SENDER, _Q.pack(seq + 1), db=self._meta)
+
+    def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        out = []
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self._sent)
+            if not cur.set_range(_Q.pack(max(begin, 0))):
+                return out
+            for key, value in cur:
+                seq = _Q.unpack(key)[0]
+                if end and seq > end:
+                    break
+                out.append((seq, bytes(value)))
+        return out
+
+    def reset(self) -> None:
+        with self.env.begin(write=True) as txn:
+            txn.drop(self._sent, delete=False)
+            txn.put(_SENDER, _Q.pack(1), db=self._meta)
+            txn.put(_TARGET, _Q.pack(1), db=self._meta)
+
+    def close(self) -> None:
+        self.env.close()
