@@ -87,13 +87,16 @@ def _strictly_increasing(x) -> bool:
     return bool((np.diff(x.astype(np.int64)) > 0).all())
 
 
-def test_adapter_killed_mid_stream_loses_and_duplicates_nothing(tmp_path):
-    """Background liquidity trades against routed orders while the adapter is SIGKILLed
-    and restarted; afterwards every execution the venue sent our session is journaled
-    exactly once, and the feed's books in the core match the simulator's."""
+@pytest.mark.parametrize("venue", [DEFAULT_VENUES[0], DEFAULT_VENUES[1]], ids=lambda v: v["protocol"])
+def test_adapter_killed_mid_stream_loses_and_duplicates_nothing(tmp_path, venue):
+    """Background liquidity trades against routed orders while the adapter (OUCH over
+    SoupBinTCP, or FIX) is SIGKILLed and restarted; afterwards every execution the
+    venue sent our session is journaled exactly once, and the feed's books in the core
+    match the simulator's."""
     symbols = {f"S{i:03d}": i for i in range(1, 5)}
     prices = {s: (20 + 10 * i) * R.PRICE_SCALE for s, i in symbols.items()}
-    rig = Rig(tmp_path, symbols, prices, venues=[XNAS], background_per_s=400.0).start()
+    name, vid = venue["name"], venue["venue_id"]
+    rig = Rig(tmp_path, symbols, prices, venues=[venue], background_per_s=400.0).start()
     try:
         c = rig.client
         rng = np.random.default_rng(5)
@@ -104,24 +107,24 @@ def test_adapter_killed_mid_stream_loses_and_duplicates_nothing(tmp_path):
             sym = int(rng.integers(1, 5))
             px = prices[f"S{sym:03d}"] + int(rng.integers(-3, 4)) * CENT
             side = R.SIDE_BUY if rng.random() < 0.5 else R.SIDE_SELL_SHORT
-            c.new_order(sym, side, int(rng.integers(1, 4)) * 100, px, strategy=R.STRATEGY_BEST_PRICE)
+            c.new_order(sym, side, int(rng.integers(1, 4)) * 100, px, venue_id=vid)
             c.poll()
             now = time.monotonic()
             if not killed and now > t_kill:
-                rig.stack.kill_adapter("XNAS")
+                rig.stack.kill_adapter(name)
                 killed = True
             elif killed and not restarted and now > t_kill + 0.7:
-                rig.stack.start_adapter("XNAS")
+                rig.stack.start_adapter(name)
                 restarted = True
             time.sleep(0.02)
         finals = rig.stack.stop_sims()  # End of Session: nothing more will come
-        final = finals["XNAS"]
+        final = finals[name]
         ours = final["sessions"]["TNDM01"]
         deadline = time.monotonic() + 20
         while True:
             inputs = rig.journal_inputs()
             hdr = R.header(inputs)
-            fills = inputs[(hdr["source_id"] == order_source(1)) & (hdr["type"] == R.VENUE_FILL)].view(R.VenueFill)
+            fills = inputs[(hdr["source_id"] == order_source(vid)) & (hdr["type"] == R.VENUE_FILL)].view(R.VenueFill)
             if int(fills["qty"].sum()) >= ours["executed_shares"] or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
@@ -129,21 +132,22 @@ def test_adapter_killed_mid_stream_loses_and_duplicates_nothing(tmp_path):
         assert int(fills["qty"].sum()) == ours["executed_shares"] and len(fills) == ours["executions"]
         # one match can fill two of our orders (ours on both sides): unique per (match, order)
         assert len(np.unique(fills[["venue_exec_id", "order_id"]])) == len(fills)
-        for source in (order_source(1), feed_source(1)):
+        for source in (order_source(vid), feed_source(vid)):
             seqs = hdr["source_seq"][hdr["source_id"] == source]
             assert seqs.tolist() == list(range(1, len(seqs) + 1))
         # venue_seq sits at a different offset in each record type
-        order_recs = inputs[hdr["source_id"] == order_source(1)]
+        order_recs = inputs[hdr["source_id"] == order_source(vid)]
         vseq = np.array([int(order_recs[i:i + 1].view(R.COMMAND_DTYPES[int(t)])["venue_seq"][0])
                          for i, t in enumerate(R.header(order_recs)["type"])])
         assert _strictly_increasing(vseq)
-        md = inputs[(hdr["source_id"] == feed_source(1))].view(R.MarketData)
+        md = inputs[(hdr["source_id"] == feed_source(vid))].view(R.MarketData)
         assert len(md) > 100 and _strictly_increasing(md["venue_seq"])
         state = rig.core_state()
-        for name, sid in symbols.items():
-            assert core_bbo(state, 1, sid) == tuple(final["bbo"][name]), name
+        for sym, sid in symbols.items():
+            assert core_bbo(state, vid, sid) == tuple(final["bbo"][sym]), sym
         # the restarted adapter rebuilt its state from records the first one had journaled
-        recovered = [int(n) for n in re.findall(r"recovered venue 1 session: (\d+) records", (tmp_path / "venues.log").read_text())]
+        log = (tmp_path / "venues.log").read_text()
+        recovered = [int(n) for n in re.findall(rf"recovered venue {vid} session: (\d+) records", log)]
         assert len(recovered) == 2 and recovered[0] == 0 and recovered[1] > 0
     finally:
         rig.close()
@@ -166,3 +170,13 @@ def test_cancel_on_disconnect_reaches_the_core(tmp_path):
         assert c.reports(cl)[-1]["leaves_qty"] == 0
     finally:
         rig.close()
+
+
+def test_three_venues_with_an_adapter_restart(tmp_path):
+    """The demo's venue phase: two OUCH/ITCH venues and a FIX venue with different fees
+    and latency, routed and direct flow, one adapter SIGKILLed; every check passes."""
+    from tandem import venue_demo
+
+    result = venue_demo.run(tmp_path / "venues", seconds=4.0, n_symbols=4)
+    assert result["checks"] and all(result["checks"].values()), result["checks"]
+    assert all(v["fills"] > 0 for v in result["venues"]), result["venues"]
