@@ -105,7 +105,8 @@ def reject_reasons(out_dir: Path) -> list[tuple[str, int]]:
     return [(records.REASON_TEXT.get(int(r), str(int(r))), int(counts[r])) for r in order if counts[r]]
 
 
-def run(root="var/demo", commands=1_000_000, seed=7, quiet=False, drill_commands=20_000) -> dict:
+def run(root="var/demo", commands=1_000_000, seed=7, quiet=False, drill_commands=20_000,
+        venue_seconds=8.0) -> dict:
     from tandem import drill
 
     root = Path(root)
@@ -213,6 +214,10 @@ def run(root="var/demo", commands=1_000_000, seed=7, quiet=False, drill_commands
     say("== DR drill: SIGKILL the primary under flow, fail over, rejoin, fail back")
     dr = drill.run(root=root / "drill", commands=drill_commands, seed=seed, quiet=True)
     checks["dr_drill"] = dr["ok"]
+    from tandem import venue_demo
+    say("== venues: simulated exchanges (OUCH/ITCH, FIX) and their adapters, one adapter SIGKILLed")
+    ven = venue_demo.run(root / "venues", seconds=venue_seconds, seed=seed)
+    checks.update({f"venues: {k.replace('_', ' ')}": ok for k, ok in ven["checks"].items()})
     rows = [
         ("client commands sent", f"{produced['client_commands']:,}"),
         ("venue responses sent", f"{produced['venue_commands']:,}"),
@@ -238,7 +243,9 @@ def run(root="var/demo", commands=1_000_000, seed=7, quiet=False, drill_commands
          f"${trading['firm']['gross']:,.0f}, net ${trading['firm']['net']:,.0f}"),
         ("DR drill RTO", f"{dr['rto_ms']} ms ({dr['rto_basis']}; goal {dr['rto_goal_ms']} ms)"),
         ("DR drill acked orders / lost", f"{dr['acked_orders']:,} / {dr['lost_acked_orders']}"),
-    ] + [(k.replace("_", " "), "PASS" if ok else "FAIL") for k, ok in checks.items()]
+    ] + [(f"venue {v['venue']} ({v['protocol']})", f"{v['acks']:,} orders acked, {v['fills']:,} fills "
+          f"({v['shares']:,} shares, fees ${v['fees'] / records.PRICE_SCALE:,.2f}), {v['feed_records']:,} "
+          f"feed records, books matching {v['books_matching']}") for v in ven["venues"]] + [(k.replace("_", " "), "PASS" if ok else "FAIL") for k, ok in checks.items()]
     width = max(len(k) for k, _ in rows)
     say("")
     for k, val in rows:
@@ -261,4 +268,5 @@ def run(root="var/demo", commands=1_000_000, seed=7, quiet=False, drill_commands
         "replay_inputs_per_s": round(full.inputs / full.seconds),
         "drill": {k: dr[k] for k in ("rto_ms", "rto_basis", "acked_orders", "lost_acked_orders", "digests",
                                      "epochs", "checks")},
+        "venues": ven,
     }
