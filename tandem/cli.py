@@ -483,7 +483,7 @@ def positions(journal_path, from_snapshot, top, as_json):
 @click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="TOML with a [venue] table (see venues/sim/process.py).")
 def venue_sim(config_path):
-    """Run one simulated venue: OUCH 4.2 over SoupBinTCP on its books, background liquidity."""
+    """Run one simulated venue: OUCH 4.2 over SoupBinTCP or FIX 4.2, ITCH 5.0 feed, background liquidity."""
     from venues.sim.process import main as venue_main
 
     code = venue_main(config_path)
