@@ -1,6 +1,6 @@
 """The venues part of ``make demo``: the core trading against simulated exchanges.
 
-A sequencer process, the default venue set (``venues.config.DEFAULT_VENUES``: two
+A primary and a standby sequencer process, the default venue set (``venues.config.DEFAULT_VENUES``: two
 OUCH/ITCH venues and a FIX venue, each a ``tandem venue-sim`` with background
 liquidity) and one ``tandem venue-adapter`` per venue. A client flow of routed and
 direct orders and cancels runs for ``seconds``; half-way through, the first venue's
@@ -12,7 +12,10 @@ Session) and the checks compare the journal with what each venue says it did:
   only go up (nothing twice);
 - the business logic's book of every (venue, symbol) has the simulator's best bid and
   offer, built from the ITCH feed alone;
-- a replay of the journal reaches the digest the live sequencer reported.
+- a replay of the journal reaches the digest the live sequencer reported, and so does a
+  replay from a snapshot taken mid-run;
+- the standby node (replicating over IPC, as in the rest of the demo) holds the same
+  journal and reaches the same digest.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from sequencer.replay import replay, restore
 from sequencer.workload import reference_prices
 from tandem import config as config_mod
 from tandem import topology
-from tandem.demo import cli, last_digest_event, write_config
+from journal.snapshots import SnapshotStore
+from tandem.counters import SEQUENCER, Counters
+from tandem.demo import _all_records, cli, last_digest_event
+from tandem.drill import write_node_configs
 from tandem.venue_stack import ADMIN_SOURCE, Client, VenueStack, core_bbo
 from venues.config import DEFAULT_VENUES, feed_source, order_source
 
@@ -70,20 +76,27 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    cfg_path = write_config(root)
-    cfg = config_mod.load(cfg_path)
+    cfg_path, standby_path = write_node_configs(root, {"sequencer": {"snapshot_every": 2_000}})
+    cfg, standby_cfg = config_mod.load(cfg_path), config_mod.load(standby_path)
     names = {f"SYM{i:04d}": i for i in range(1, n_symbols + 1)}
     ref = reference_prices(n_symbols)
     prices = {name: int(ref[i]) for name, i in names.items()}
     logs = open(root / "sequencer.log", "w")
     driver = topology.start_media_driver(cfg)
     aeron = topology.connect(cfg)
-    seq_proc = subprocess.Popen(cli("sequencer", "--config", str(cfg_path)), stderr=logs)
+    standby = subprocess.Popen(cli("sequencer", "--config", str(standby_path), "--role", "standby"), stderr=logs)
+    seq_proc = subprocess.Popen(cli("sequencer", "--config", str(cfg_path), "--role", "primary"), stderr=logs)
     stack = VenueStack(root, cfg_path, names, prices, venues, seed, background_per_s=300.0)
     client = Client(aeron, cfg)
     rng = np.random.default_rng(seed)
     kill_name = venues[0]["name"]
     try:
+        counters = Path(cfg["run_dir"]) / "sequencer.counters"
+        deadline = time.monotonic() + 60
+        while not (counters.exists() and Counters(counters, SEQUENCER, create=False).get("replication_live")):
+            if time.monotonic() > deadline or seq_proc.poll() is not None or standby.poll() is not None:
+                raise RuntimeError(f"the standby did not join the primary; see {root / 'sequencer.log'}")
+            time.sleep(0.05)
         client.reference_data(names, prices, venues)
         say(f"== venues: {', '.join(v['name'] + ' (' + v['protocol'] + ')' for v in venues)}; "
             f"{n_symbols} symbols, {seconds:.0f}s of client flow")
@@ -123,9 +136,11 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
             time.sleep(0.1)
     finally:
         stack.stop()
-        if seq_proc.poll() is None:
-            seq_proc.send_signal(signal.SIGTERM)
-            seq_proc.wait(timeout=60)
+        for p in (seq_proc, standby):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in (seq_proc, standby):
+            p.wait(timeout=60)
         aeron.close()
         driver.close()
         logs.close()
@@ -136,6 +151,10 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
     state = restore(in_dir, from_snapshot=False).logic.state
     full = replay(in_dir, out_dir=root / "replay-out")
     live_digest = last_digest_event(out_dir)
+    mid = [q for q in SnapshotStore(in_dir).list() if q < full.final_seq]
+    snap = replay(in_dir, from_snapshot=True, max_snapshot_seq=mid[len(mid) // 2]) if mid else None
+    standby_in = topology.input_journal_dir(standby_cfg)
+    standby_snap = SnapshotStore(standby_in).latest_valid()
     per_venue, checks = [], {}
     fills_ok = numbering_ok = books_ok = True
     for v in venues:
@@ -162,6 +181,10 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
     checks["adapter_restart_recovered"] = "recovered venue" in (root / "venues.log").read_text() and restarted
     checks["replay_digest_matches_live"] = live_digest is not None and \
         last_digest_event(root / "replay-out") == live_digest
+    checks["snapshot_replay_digest_matches"] = snap is not None and snap.digest == full.digest
+    checks["standby_journal_and_digest_match"] = (
+        _all_records(in_dir).tobytes() == _all_records(standby_in).tobytes() and standby_snap is not None
+        and standby_snap.seq == full.final_seq and f"{standby_snap.digest:016x}" == full.digest)
     return {"ok": all(checks.values()), "checks": checks, "venues": per_venue, "client_actions": sent,
             "inputs": int(len(inputs)), "replay_digest": full.digest,
             "killed_adapter": kill_name}
