@@ -109,6 +109,8 @@ class VenueAdapterAgent(Agent):
         self.published = 0
         self.requests_sent = 0
         self.reconnects = 0
+        self.forget_every_s = 5.0
+        self.next_forget = 0.0
 
     def on_start(self):
         if self.own_aeron:
@@ -184,6 +186,9 @@ class VenueAdapterAgent(Agent):
                 self.pub.enqueue(b)
             log.info("venue %d: re-sent %d unconfirmed records", self.state.venue_id, self.outbox.count)
         work += self.pub.flush()
+        if time.monotonic() > self.next_forget:
+            self.next_forget = time.monotonic() + self.forget_every_s
+            self.state.forget_done()
         return work
 
     def _confirm(self, events) -> None:

@@ -108,9 +108,9 @@ class SessionState:
                                           int(ev["tif"]), int(ev["price"]), int(ev["qty"]))
             req = Request(NEW, oid, token(oid), symbol=o.symbol, side=o.side, price=o.price, qty=o.qty,
                           open_qty=o.qty, ord_type=o.ord_type, tif=o.tif)
-        elif o is None:
-            log.warning("%s for order %d that this venue session never had: not sent",
-                        R.TYPE_NAMES[t], oid)
+        elif o is None:  # finished and forgotten: the venue has nothing left to act on
+            log.info("%s for order %d, which is finished or was never sent here: not sent",
+                     R.TYPE_NAMES[t], oid)
             return None
         elif t == R.VENUE_ORDER:
             o.gen += 1
@@ -138,7 +138,10 @@ class SessionState:
         o = self.orders.get(parsed[0]) if parsed else None
         if o is None:
             self.unknown += 1
-            log.warning("venue message for token %r, which this session never sent: ignored", tok)
+            if parsed:  # ours, but finished and forgotten (a late cancel reject, say)
+                log.info("venue message for finished order %d (token %r): ignored", parsed[0], tok)
+            else:
+                log.warning("venue message for token %r, which this session never sent: ignored", tok)
             return None, 0
         return o, parsed[1]
 
@@ -259,7 +262,8 @@ class SessionState:
         return None
 
     def forget_done(self) -> None:
-        """Drop finished orders (their late echoes then count as unknown)."""
+        """Drop finished orders, so a day's worth is not kept (late answers for them are
+        then ignored as unknown, which is what happens to them anyway)."""
         for oid in [k for k, o in self.orders.items() if o.done]:
             del self.orders[oid]
 
