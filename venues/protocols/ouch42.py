@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import inspect
 import operator
+import re
+import struct
 
 import numpy as np
 
@@ -81,6 +83,14 @@ class Message:
                                  f"spec says {length}")
         self.length = length
         self.fields = [f for f, _ in fields]
+        # The encoder packs with struct (a numpy record per message is ~10x slower):
+        # the same big-endian layout, alpha fields as space-padded bytes.
+        self.struct = struct.Struct(">c" + "".join(
+            f"{self.dtype.fields[f][0].itemsize}s" if self.dtype.fields[f][0].kind == "S"
+            else ("I" if self.dtype.fields[f][0].itemsize == 4 else "Q") for f in self.fields))
+        self.kinds = [(f, self.dtype.fields[f][0].kind == "S", self.dtype.fields[f][0].itemsize)
+                      for f in self.fields]
+        self.field_set = frozenset(self.fields)
 
     def __repr__(self) -> str:
         return f"<OUCH 4.2 {self.direction} {self.name} {self.letter!r} {self.length}B>"
@@ -208,6 +218,9 @@ def price_from_ouch(price: int) -> int:
 
 # ---------------------------------------------------------------- encode
 
+_PRINTABLE = re.compile(rb"[\x20-\x7e]*")
+
+
 def _alpha(value, width: int, what: str) -> bytes:
     if isinstance(value, str):
         if not value.isascii():
@@ -217,7 +230,7 @@ def _alpha(value, width: int, what: str) -> bytes:
         raw = bytes(value)
     else:
         raise OuchError(f"{what} {value!r} must be str or bytes")
-    if any(b < 0x20 or b > 0x7E for b in raw):
+    if not _PRINTABLE.fullmatch(raw):
         raise OuchError(f"{what} {value!r} has non-printable characters")
     if len(raw) > width:
         raise OuchError(f"{what} {value!r} is longer than {width} characters")
@@ -233,29 +246,26 @@ def encode(msg: Message, **fields) -> bytes:
     ints and must fit their width. Prices are raw Price(4) ints (see
     ``price_to_ouch``).
     """
-    missing = [f for f in msg.fields if f not in fields]
-    extra = [f for f in fields if f not in msg.fields]
-    if missing or extra:
+    if fields.keys() != msg.field_set:
+        missing = [f for f in msg.fields if f not in fields]
+        extra = [f for f in fields if f not in msg.field_set]
         raise OuchError(f"{msg.name} ({msg.letter!r}): missing fields {missing}, "
                         f"unknown fields {extra}")
-    rec = np.zeros((), msg.dtype)
-    rec["msg_type"] = msg.letter.encode("ascii")
-    for name in msg.fields:
-        kind = msg.dtype.fields[name][0]
+    values = [msg.letter.encode("ascii")]
+    for name, alpha, width in msg.kinds:
         value = fields[name]
-        what = f"{msg.name} {name}"
-        if kind.kind == "S":
-            rec[name] = _alpha(value, kind.itemsize, what)
-        else:
-            try:
-                v = _int(value, what)
-            except ValueError as e:
-                raise OuchError(str(e)) from None
-            if v < 0 or v >> (8 * kind.itemsize):
-                raise OuchError(f"{what} {v} does not fit an unsigned "
-                                f"{8 * kind.itemsize}-bit field")
-            rec[name] = v
-    return rec.tobytes()
+        if alpha:
+            values.append(_alpha(value, width, f"{msg.name} {name}"))
+            continue
+        try:
+            v = _int(value, f"{msg.name} {name}")
+        except ValueError as e:
+            raise OuchError(str(e)) from None
+        if v < 0 or v >> (8 * width):
+            raise OuchError(f"{msg.name} {name} {v} does not fit an unsigned "
+                            f"{8 * width}-bit field")
+        values.append(v)
+    return msg.struct.pack(*values)
 
 
 def _make_encoder(msg: Message):
