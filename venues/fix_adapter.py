@@ -102,6 +102,11 @@ def decode_answer(state: SessionState, msg):
         if et == "8":
             return state.on_rejected(_token(msg.get(11)), msg.get_int(103, 0),
                                      "FIX: " + (msg.get_str(58) or "rejected"), seq)
+        if et == "H":  # Trade Cancel: a bust, for the operators (the core cannot unwind a fill)
+            state.broken_trades += 1
+            log.error("venue broke trade %s of ClOrdID %s: correct the position by hand",
+                      msg.get_str(19) or msg.get_str(17), msg.get_str(11))
+            return None
         log.info("venue ExecutionReport with ExecType %r: nothing to record", et)
         return None
     if t == "9":

@@ -84,6 +84,7 @@ def decode_answer(state: SessionState, venue_seq: int, payload: bytes):
     if letter == "I":
         return state.on_rejected(t(m["order_token"]), ord("I"), "OUCH cancel reject", venue_seq, of_cancel=True)
     if letter == "B":
+        state.broken_trades += 1
         log.error("venue broke trade match %d of token %s (reason %r): correct the position by hand",
                   int(m["match_number"]), t(m["order_token"]), t(m["reason"]))
     elif letter == "S":

@@ -94,6 +94,7 @@ class SessionState:
         self.venue_seq = 0           # venue sequence number of the last record
         self.dropped = 0             # venue messages that were echoes of re-sent requests
         self.unknown = 0             # venue messages naming an order this adapter never sent
+        self.broken_trades = 0       # trades the venue broke: for the operators (the core cannot unwind)
 
     # ------------------------------------------------------------ requests
     def request(self, ev) -> Request | None:

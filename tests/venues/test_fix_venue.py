@@ -486,10 +486,11 @@ def test_ouch_venue_process_cancel_on_disconnect(tmp_path):
             order_token="T1", side="B", shares=100, stock="AAA", price=990_000, time_in_force=99_998,
             firm="TNDM", display="Y", capacity="A", intermarket_sweep="N", minimum_quantity=0, cross_type="N",
             customer_type=" ")))
-        assert [t for t, _ in read(s, r, 1)] == ["A"]
+        got = read(s, r, 2)                # the day opens with System Event 'S' (start of day)
+        assert [t for t, _ in got] == ["S", "A"] and got[0][1]["event_code"] == b"S"
         s.close()
         time.sleep(0.3)
-        s, r = session(2)                  # recovery from 2: the cancel made while away
+        s, r = session(3)                  # recovery from 3: the cancel made while away
         [(t, c)] = read(s, r, 1)
         assert t == "C" and c["reason"] == b"Z" and c["decrement_shares"] == 100
         s.close()

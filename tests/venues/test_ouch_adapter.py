@@ -177,3 +177,23 @@ def test_records_from_recovery_equal_the_live_ones():
     assert {k: (o.done, o.accepted, o.cum, o.live_gen) for k, o in st.orders.items()} == \
            {k: (o.done, o.accepted, o.cum, o.live_gen) for k, o in live.orders.items()}
     assert [int(x["source_seq"][0]) for x in r.records] == [1, 2, 3, 4]
+
+
+def test_system_events_and_broken_trades_are_not_records():
+    """System Event and Broken Trade change nothing the core keeps: no record; a break is
+    counted (and logged as an error) for the operators."""
+    r = Rig()
+    r.send(venue_order(8, qty=100, price=PX))
+    r.ts += 1
+    out = r.engine.on_ouch("OTHER", ouch.encode_enter_order(
+        order_token="S8", side="S", shares=100, stock="AAA", price=ouch.price_to_ouch(PX),
+        time_in_force=0, firm="OTHR", display="Y", capacity="A", intermarket_sweep="N",
+        minimum_quantity=0, cross_type="N", customer_type=" "), r.ts)
+    r.venue_log += out["TNDM01"]
+    match = int(ouch.decode(out["TNDM01"][-1])[1]["match_number"])
+    broken = r.engine.break_trade(match, "E", r.ts + 1)
+    assert set(broken) == {"TNDM01", "OTHER"}
+    r.venue_log += broken["TNDM01"] + r.engine.system_event("E", ["TNDM01"], r.ts + 2)["TNDM01"]
+    recs = r.deliver()
+    assert [int(x["type"][0]) for x in recs] == [R.VENUE_ACK, R.VENUE_FILL]
+    assert r.state.broken_trades == 1 and r.engine.break_trade(match, "E", r.ts + 3) == {}

@@ -25,6 +25,8 @@ API
   session is cancelled in order reference number order, an OUCH Canceled (reason 'Z',
   "system cancel": the venue, not the user, cancelled it; 'U' stays "user requested")
   for the session and an ITCH Order Delete each; same return shape as ``on_ouch``.
+- ``system_event(code, sessions, now_ns)``: OUCH System Event ('S' / 'E') for sessions;
+  ``break_trade(match_number, reason, now_ns)``: Broken Trade to both sides of a match.
 - ``bbo(symbol)``, ``fees`` (session -> fees charged, 8 decimals, negative = rebate),
   ``executed`` (session -> [Executed messages sent, shares]).
 
@@ -166,6 +168,7 @@ class VenueEngine:
         self._by_eref: dict[tuple[int, int], int] = {}    # (book, engine ref) -> oref
         self._next_oref = 0
         self._match = 0
+        self._matches: dict[int, tuple] = {}   # match number -> both sides' (session, token), for breaks
         self.itch_out: list[bytes] = []
         self.fees: dict[str, int] = {}
         self.executed: dict[str, list[int]] = {}   # session -> [Executed messages, shares]: the day's tally
@@ -225,6 +228,23 @@ class VenueEngine:
                        inverse_indicator="N")
         for e in "SQ":
             self.itch_out.append(I.encode("S", stock_locate=0, timestamp=now_ns, event_code=e))
+
+    def system_event(self, code: str, sessions, now_ns: int) -> dict[str, list[bytes]]:
+        """OUCH System Event ('S' start of day, 'E' end of day) for each of ``sessions``."""
+        _check_ts(now_ns)
+        msg = O.encode_system_event(timestamp=now_ns, event_code=code)
+        return {s: [msg] for s in sessions}
+
+    def break_trade(self, match_number: int, reason: str, now_ns: int) -> dict[str, list[bytes]]:
+        """The venue's operator breaks a trade: Broken Trade to the session of each side
+        (an unknown match number answers nothing). Positions are not unwound here: at a
+        real venue that is a post-trade correction, and so it is for the core."""
+        _check_ts(now_ns)
+        out: dict[str, list[bytes]] = {}
+        for session, token in self._matches.pop(match_number, ()):
+            _out(out, session).append(O.encode_broken_trade(
+                timestamp=now_ns, order_token=token, match_number=match_number, reason=reason))
+        return out
 
     # ------------------------------------------------------------ OUCH in
     def on_ouch(self, session_user: str, payload: bytes, now_ns: int) -> dict[str, list[bytes]]:
@@ -348,6 +368,7 @@ class VenueEngine:
                 tally = self.executed.setdefault(who, [0, 0])
                 tally[0] += 1
                 tally[1] += qty
+            self._matches[m] = ((taker.session, taker.token), (maker.session, maker.token))
             maker.open = leaves
             if leaves == 0:
                 self._drop(maker)

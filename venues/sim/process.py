@@ -173,6 +173,8 @@ async def serve(cfg: VenueConfig, settings: dict, stop: asyncio.Event, announce=
 
     engine.start_of_day(_now_ns())
     publish()
+    if settings["protocol"] != "fix":  # every OUCH session's day opens with System Event 'S'
+        server.deliver(engine.system_event("S", sorted(settings["users"]), _now_ns()))
     port = await server.start()
     announce(json.dumps({"venue": cfg.name, "venue_id": cfg.venue_id, "host": settings["host"], "port": port,
                          "retransmit_port": feed.retransmit_port if feed else None,
@@ -193,6 +195,8 @@ async def serve(cfg: VenueConfig, settings: dict, stop: asyncio.Event, announce=
                 pass
     finally:
         stop.set()
+        if settings["protocol"] != "fix":  # and closes with 'E' before End of Session
+            server.deliver(engine.system_event("E", sorted(settings["users"]), _now_ns()))
         await server.close()
         if feed_task is not None:
             await feed_task
