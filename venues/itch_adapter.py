@@ -138,13 +138,14 @@ class ItchFeedAdapter(Agent):
                       self.venue_id, first_seq, first_seq + len(messages) - 1, e)
             return
         self.unmapped += res.unmapped
-        md = res.records
-        md = md[md["venue_seq"] > self.skip_upto]
-        if not len(md):
+        # Filtered as raw bytes: numpy's copy of a structured dtype with gaps may leave
+        # the gaps uninitialised, and those bytes would be journaled.
+        raw = res.records.view(R.RAW_COMMAND)[res.records["venue_seq"] > self.skip_upto]
+        if not len(raw):
             return
+        md = raw.view(R.MarketData)
         md["source_seq"] = np.arange(self.source_seq + 1, self.source_seq + 1 + len(md), dtype=np.uint64)
         self.source_seq += len(md)
-        raw = md.view(R.RAW_COMMAND)
         self.pub.enqueue(raw)
         self.published += len(raw)
         self.recent.append(raw)

@@ -3,6 +3,8 @@ engine in-process: requests out, answers back as records, and a state rebuilt fr
 the journaled streams that re-sends exactly what the venue has not answered."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sequencer import records as R
 from venues import session_state as S
@@ -197,3 +199,18 @@ def test_system_events_and_broken_trades_are_not_records():
     recs = r.deliver()
     assert [int(x["type"][0]) for x in recs] == [R.VENUE_ACK, R.VENUE_FILL]
     assert r.state.broken_trades == 1 and r.engine.break_trade(match, "E", r.ts + 3) == {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=90), st.sampled_from(list("AUECDJIBSPTM")))
+def test_garbage_from_the_venue_is_an_ouch_error_never_a_crash(data, letter):
+    """Whatever the venue sends, the adapter's decoder answers a record, nothing, or an
+    OuchError/ValueError (the session then skips the message and logs it)."""
+    state = S.SessionState(1, 77)
+    state.request(venue_order(int.from_bytes(data[:2] or b"\1", "big") % 50 + 1)[0])
+    payload = letter.encode() + data
+    try:
+        rec = decode_answer(state, 1, payload)
+    except (ouch.OuchError, ValueError):
+        return
+    assert rec is None or int(rec["type"][0]) in (R.VENUE_ACK, R.VENUE_FILL, R.VENUE_CANCELLED, R.VENUE_REJECT)
