@@ -105,6 +105,17 @@ def reject_reasons(out_dir: Path) -> list[tuple[str, int]]:
     return [(records.REASON_TEXT.get(int(r), str(int(r))), int(counts[r])) for r in order if counts[r]]
 
 
+def wait_for_standby(cfg, primary: subprocess.Popen, standby: subprocess.Popen, log_path: Path,
+                     timeout_s: float = 60.0) -> None:
+    """Until the primary reports replication live (the standby joined and caught up)."""
+    counters_path = Path(cfg["run_dir"]) / "sequencer.counters"
+    deadline = time.monotonic() + timeout_s
+    while not (counters_path.exists() and Counters(counters_path, SEQUENCER, create=False).get("replication_live")):
+        if time.monotonic() > deadline or primary.poll() is not None or standby.poll() is not None:
+            raise RuntimeError(f"the standby did not join the primary; see {log_path}")
+        time.sleep(0.05)
+
+
 def run(root="var/demo", commands=1_000_000, seed=7, quiet=False, drill_commands=20_000,
         venue_seconds=8.0) -> dict:
     from tandem import drill
@@ -129,11 +140,7 @@ def run(root="var/demo", commands=1_000_000, seed=7, quiet=False, drill_commands
     try:
         counters_path = Path(cfg["run_dir"]) / "sequencer.counters"
         standby_counters = Path(standby_cfg["run_dir"]) / "sequencer.counters"
-        deadline = time.monotonic() + 60
-        while not (counters_path.exists() and Counters(counters_path, SEQUENCER, create=False).get("replication_live")):
-            if time.monotonic() > deadline or seq_proc.poll() is not None or standby.poll() is not None:
-                raise RuntimeError(f"the standby did not join the primary; see {root / 'processes.log'}")
-            time.sleep(0.05)
+        wait_for_standby(cfg, seq_proc, standby, root / "processes.log")
         t_start = time.perf_counter()
         prod = subprocess.Popen(cli("producer", "--config", str(paths[0]), "--commands", str(commands),
                                     "--seed", str(seed)), stdout=subprocess.PIPE, stderr=logs, text=True)

@@ -35,8 +35,7 @@ from sequencer.workload import reference_prices
 from tandem import config as config_mod
 from tandem import topology
 from journal.snapshots import SnapshotStore
-from tandem.counters import SEQUENCER, Counters
-from tandem.demo import _all_records, cli, last_digest_event
+from tandem.demo import _all_records, cli, last_digest_event, wait_for_standby
 from tandem.drill import write_node_configs
 from tandem.venue_stack import ADMIN_SOURCE, Client, VenueStack, core_bbo
 from venues.config import DEFAULT_VENUES, feed_source, order_source
@@ -91,12 +90,7 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
     rng = np.random.default_rng(seed)
     kill_name = venues[0]["name"]
     try:
-        counters = Path(cfg["run_dir"]) / "sequencer.counters"
-        deadline = time.monotonic() + 60
-        while not (counters.exists() and Counters(counters, SEQUENCER, create=False).get("replication_live")):
-            if time.monotonic() > deadline or seq_proc.poll() is not None or standby.poll() is not None:
-                raise RuntimeError(f"the standby did not join the primary; see {root / 'sequencer.log'}")
-            time.sleep(0.05)
+        wait_for_standby(cfg, seq_proc, standby, root / "sequencer.log")
         client.reference_data(names, prices, venues)
         say(f"== venues: {', '.join(v['name'] + ' (' + v['protocol'] + ')' for v in venues)}; "
             f"{n_symbols} symbols, {seconds:.0f}s of client flow")
