@@ -290,3 +290,17 @@ class JournalTailer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def batches_if_any(path, batch_records: int = 65536):
+    """Every record of a journal in batches, or nothing if there is no journal there yet
+    (a process starting before the day's first record: nothing to recover)."""
+    path = Path(path)
+    if not path.is_dir():
+        return
+    try:
+        reader = JournalReader(path)
+    except JournalError:
+        return
+    with reader:
+        yield from reader.iter_batches(batch_records=batch_records)

@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 import numpy as np
 
-from journal.errors import JournalError
-from journal.reader import JournalReader
+from journal.reader import batches_if_any
 from replicas.consumer import OutputCursor
 from sequencer import records as R
 from tandem import topology
@@ -38,25 +36,13 @@ from venues.session_state import SessionState, venue_records
 log = logging.getLogger(__name__)
 
 
-def _journal_batches(path: Path):
-    if not path.is_dir():
-        return
-    try:
-        reader = JournalReader(path)
-    except JournalError as e:  # a day not started yet: nothing to recover
-        log.info("no journal to recover from at %s (%s)", path, e)
-        return
-    with reader:
-        yield from reader.iter_batches(batch_records=65536)
-
-
 def recover(state: SessionState, cfg) -> tuple[int, list[bytes]]:
     """Rebuild ``state`` from the journals; returns (last output seq read, the events at
     that seq) to seed the live stream's duplicate filter."""
-    answers = [venue_records(b, state.source_id) for b in _journal_batches(topology.input_journal_dir(cfg))]
+    answers = [venue_records(b, state.source_id) for b in batches_if_any(topology.input_journal_dir(cfg))]
     answers = np.concatenate(answers) if answers else np.empty(0, R.RAW_COMMAND)
     requests, last_seq, at_last = [], 0, []
-    for batch in _journal_batches(topology.output_journal_dir(cfg)):
+    for batch in batches_if_any(topology.output_journal_dir(cfg)):
         hdr = R.header(batch)
         if len(batch):
             top = int(hdr["seq"][-1])

@@ -31,7 +31,7 @@ import numpy as np
 from sequencer import records as R
 from tandem import topology
 from tandem.agent import Agent
-from venues.adapter_agent import _journal_batches
+from journal.reader import batches_if_any
 from venues.protocols import itch50 as I
 from venues.protocols import moldudp64 as mold
 
@@ -43,7 +43,7 @@ MAX_REQUEST = 1000   # the simulator's retransmission limit per request
 def last_journaled(cfg, source_id: int) -> tuple[int, int]:
     """(last source seq, its venue seq) of MarketData from ``source_id`` in the input journal."""
     last = (0, 0)
-    for batch in _journal_batches(topology.input_journal_dir(cfg)):
+    for batch in batches_if_any(topology.input_journal_dir(cfg)):
         hdr = R.header(batch)
         mine = np.flatnonzero((hdr["source_id"] == source_id) & (hdr["type"] == R.MARKET_DATA))
         if len(mine):
