@@ -70,7 +70,7 @@ from .kernel_base import (  # noqa: F401  (command_views, event_views, MAX_EVENT
     ACCOUNT_LEN, ACT_CANCEL, ACT_NEW, ACT_REPLACE, ADMIN, ADMIN_ADD_CLIENT, ADMIN_ADD_SYMBOL,
     ADMIN_DIGEST, ADMIN_EPOCH, ADMIN_REPLICATION, ADMIN_SET_LIMITS, ADMIN_SNAPSHOT,
     ADMIN_STANDBY_DIVERGED, CANCEL, C_ACK, C_ADMIN, C_CANCEL, C_CANCELLED, C_FILL, C_MD, C_NEW,
-    C_REPLACE, C_TIMER, C_VREJECT, CLORD_LEN, E_ER, E_TRADE, EX_CANCELED, EX_NEW, EX_PENDING_NEW,
+    C_REPLACE, C_SESSION, C_TIMER, C_VREJECT, CLORD_LEN, E_ER, E_TRADE, EX_CANCELED, EX_NEW, EX_PENDING_NEW,
     EX_PENDING_REPLACE, EX_REJECTED, EX_REPLACED, EX_TRADE, I_ALGOS, I_BOOK_INDEX, I_BOOKS, I_CLIENTS,
     I_CLORD, I_EPOCHS, I_ORDERS, I_SCALARS, I_SYMBOLS, I_SYMTAB, I_VENUES, INT64_MAX, KIND_CHILD,
     KIND_DIRECT, KIND_PARENT, MARKET_DATA, MAX_EPOCHS, MAX_EVENTS_PER_INPUT, MAX_LIVE_CHILDREN,
@@ -742,6 +742,18 @@ def _on_timer(st, c, hd, evs, k):
     return k
 
 
+@njit(cache=True, _nrt=False)
+def _on_session_event(st, c, hd, evs, k):
+    """A gateway's session event: cancel-on-disconnect cancels every open order of the
+    session's client (all its sessions: orders are the client's, not a connection's)."""
+    if c.event != R.SESSION_CANCEL_ON_DISCONNECT:
+        return k
+    if not 0 < c.client_id < len(st[I_CLIENTS]) or st[I_CLIENTS][c.client_id].active == 0:
+        return _alert(st, evs, k, hd, R.REASON_UNKNOWN_CLIENT, SEV_WARNING, c.client_id, c.session_id)
+    k, n = _cancel_all(st, evs, k, hd, R.KILL_CLIENT, c.client_id, False)
+    return _alert(st, evs, k, hd, R.REASON_SESSION_CANCEL, SEV_WARNING, n, c.session_id)
+
+
 # ------------------------------------------------------------------ entry point
 @njit(cache=True, _nrt=False)
 def process_batch(st, cmds, evs, start, end, out_start):
@@ -765,6 +777,8 @@ def process_batch(st, cmds, evs, start, end, out_start):
             need += tick_events_needed(st) + len(st[I_CLIENTS])
         elif t == ADMIN:
             need += _bulk_events_needed(st, cmds[C_ADMIN][i], hd, evs)
+        elif t == SESSION_EVENT and cmds[C_SESSION][i].event == R.SESSION_CANCEL_ON_DISCONNECT:
+            need += _cancel_all(st, evs, 0, hd, R.KILL_CLIENT, cmds[C_SESSION][i].client_id, True)[0] + 1
         if k + need > cap:
             break
         if t == NEW_ORDER:
@@ -788,7 +802,7 @@ def process_batch(st, cmds, evs, start, end, out_start):
         elif t == TIMER:
             k = _on_timer(st, cmds[C_TIMER][i], hd, evs, k)
         elif t == SESSION_EVENT:
-            pass  # only the clock below, until gateways' sessions drive cancel-on-disconnect
+            k = _on_session_event(st, cmds[C_SESSION][i], hd, evs, k)
         else:
             k = _alert(st, evs, k, hd, R.REASON_UNKNOWN_RECORD, SEV_ERROR, t, h.version)
         scalars[S_LAST_SEQ] = h.seq

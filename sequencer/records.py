@@ -557,3 +557,12 @@ REASON_TEXT.update({
     REASON_ALGO_WINDOW: "invalid algo time window",
     REASON_KILL_CANCEL: "kill switch: open orders cancelled",
 })
+
+# SessionEvent.event: what a gateway saw of a client session. Journaled for the audit
+# trail; only SESSION_CANCEL_ON_DISCONNECT changes state.
+SESSION_LOGON = 1
+SESSION_LOGOUT = 2                 # ended by a Logout handshake
+SESSION_DISCONNECT = 3             # connection lost
+SESSION_CANCEL_ON_DISCONNECT = 4   # the session is configured so: cancel the client's open orders
+REASON_SESSION_CANCEL = 44         # alert: cancel-on-disconnect applied (a=orders cancelled, b=session id)
+REASON_TEXT[REASON_SESSION_CANCEL] = "session lost: open orders cancelled"

@@ -770,7 +770,8 @@ class RefRisk:
         o = self._venue_order(c.order_id)
         if o is None:
             return self._alert(R.REASON_UNKNOWN_ORDER, _i64(c.order_id), R.VENUE_ACK)
-        unacked_cancel = o.pending == ACT_CANCEL and o.prev_status == R.STATUS_PENDING_NEW
+        # (an order filled while its cancel was pending is done: a late ack is unexpected)
+        unacked_cancel = o.pending == ACT_CANCEL and o.prev_status == R.STATUS_PENDING_NEW and not o.done
         if c.ack_of == ACT_NEW and (o.status == R.STATUS_PENDING_NEW or unacked_cancel):
             if o.status == R.STATUS_PENDING_NEW:
                 o.status = R.STATUS_NEW

@@ -71,6 +71,7 @@ _ENUM_BY_RECORD_FIELD = {
     ("Timer", "kind"): "TIMER_",
     ("StateDigest", "reason"): "DIGEST_",
     ("MarketData", "action"): "char",
+    ("SessionEvent", "event"): "SESSION_",
 }
 _MONEY_SUFFIXES = ("price", "_px", "notional", "cash", "_fee", "_value", "pnl", "_gross")
 _MONEY_NAMES = ("fee", "fees", "gross", "realized", "reserved", "equity", "bid", "ask")

@@ -54,8 +54,8 @@ def test_venue_sim_process_trades_ouch_over_soupbintcp(tmp_path):
         sock = socket.create_connection(("127.0.0.1", hello["port"]), timeout=10)
         reader = soup.PacketReader(accept=soup.SERVER_TYPES)
         sock.sendall(soup.encode_login_request("TANDEM", "secret", "", 1))
-        got = read_packets(sock, reader, lambda g: g)
-        assert got[0][0] == soup.LOGIN_ACCEPTED
+        first = read_packets(sock, reader, lambda g: g)
+        assert first[0][0] == soup.LOGIN_ACCEPTED
         time.sleep(0.3)  # let the background agent quote
         # a marketable buy far through the offers trades against the agent's quotes
         order = ouch42.encode_enter_order(
@@ -64,10 +64,11 @@ def test_venue_sim_process_trades_ouch_over_soupbintcp(tmp_path):
             minimum_quantity=0, cross_type="N", customer_type="R")
         sock.sendall(soup.encode_unsequenced_data(order))
         mine = lambda g: [ouch42.decode(p)[0] for k, p in g if k == soup.SEQUENCED_DATA]
-        got = read_packets(sock, reader, lambda g: "E" in mine(g))
+        got = first + read_packets(sock, reader, lambda g: "E" in mine(g))
         kinds = mine(got)
-        assert kinds[0] == "A" and "E" in kinds, kinds  # accepted, then executed against the agent
-        assert set(kinds[1:]) <= {"E", "C"}, kinds      # (and the IOC remainder canceled, if any)
+        # the day opens with System Event 'S'; then accepted and executed against the agent
+        assert kinds[:2] == ["S", "A"] and "E" in kinds, kinds
+        assert set(kinds[2:]) <= {"E", "C"}, kinds      # (and the IOC remainder canceled, if any)
         proc.send_signal(signal.SIGTERM)
         got = read_packets(sock, reader, lambda g: any(k == soup.END_OF_SESSION for k, _ in g))
         assert any(k == soup.END_OF_SESSION for k, _ in got)
