@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench soak venv clean
+.PHONY: demo test bench soak interop venv clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,11 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) -m pytest -q -m soak
+
+# QuickFIX against `tandem gateway fix --echo-app`; the extra compiles QuickFIX (minutes, once)
+interop: $(STAMP)
+	$(PY) -m pip install -q -e '.[interop]'
+	$(PY) -m pytest -q -m interop tests/interop
 
 clean:
 	rm -rf $(VENV) var build *.egg-info sequencer/__pycache__/numba-*

@@ -511,6 +511,36 @@ def venue_adapter(config_path, venue_path):
 
 
 @main.group()
+def gateway():
+    """Client gateways: FIX 4.2/4.4 (see docs/fix.md)."""
+
+
+EXIT_NOT_BUILT = 2
+
+
+@gateway.command("fix")
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Gateway TOML with a [gateway] table and [[gateway.sessions]] (docs/fix.md).")
+@click.option("--echo-app", is_flag=True,
+              help="Conformance mode: echo each NewOrderSingle, BusinessMessageReject anything else; "
+                   "no sequencer needed.")
+def gateway_fix(config_path, echo_app):
+    """Run the FIX acceptor for the configured sessions until SIGTERM (every session is logged out).
+
+    Prints one JSON line {"gateway": "fix", "port": ..., "sessions": [...]} when listening."""
+    if echo_app:
+        from gateways.fix.echo import main as echo_main
+
+        logs.setup("gateway-fix", "INFO")
+        code = echo_main(config_path)
+    else:
+        click.echo("tandem gateway fix: the order gateway is not built yet; use --echo-app", err=True)
+        code = EXIT_NOT_BUILT
+    if code:
+        raise SystemExit(code)
+
+
+@main.group()
 def scenario():
     """Scenario files: input stories with the outputs they must produce."""
 

@@ -1,0 +1,1 @@
+"""Interop with other FIX engines (`make interop`): needs the `interop` extra (quickfix)."""
