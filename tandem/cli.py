@@ -512,10 +512,13 @@ def venue_adapter(config_path, venue_path):
 
 @main.group()
 def gateway():
-    """Client gateways: FIX 4.2/4.4 (see docs/fix.md)."""
+    """Client gateways: FIX 4.2/4.4 (docs/fix.md) and the binary protocol (docs/binary.md)."""
 
 
-EXIT_NOT_BUILT = 2
+
+CORE_CONFIG_OPTION = click.option(
+    "--core-config", "core_config_path", type=click.Path(dir_okay=False), default=None,
+    help="The core's TOML config (Aeron, journal; defaults built in), for the order gateway.")
 
 
 @gateway.command("fix")
@@ -524,18 +527,42 @@ EXIT_NOT_BUILT = 2
 @click.option("--echo-app", is_flag=True,
               help="Conformance mode: echo each NewOrderSingle, BusinessMessageReject anything else; "
                    "no sequencer needed.")
-def gateway_fix(config_path, echo_app):
+@CORE_CONFIG_OPTION
+def gateway_fix(config_path, echo_app, core_config_path):
     """Run the FIX acceptor for the configured sessions until SIGTERM (every session is logged out).
 
-    Prints one JSON line {"gateway": "fix", "port": ..., "sessions": [...]} when listening."""
+    Without --echo-app, orders go to the sequencer and reports come back (needs a media
+    driver). Prints one JSON line {"gateway": "fix", "port": ..., "sessions": [...]} when
+    listening."""
     if echo_app:
         from gateways.fix.echo import main as echo_main
 
         logs.setup("gateway-fix", "INFO")
         code = echo_main(config_path)
     else:
-        click.echo("tandem gateway fix: the order gateway is not built yet; use --echo-app", err=True)
-        code = EXIT_NOT_BUILT
+        from gateways.fix.gateway import main as gateway_main
+
+        cfg = _load(core_config_path, "gateway-fix")
+        code = gateway_main(config_path, cfg)
+    if code:
+        raise SystemExit(code)
+
+
+@gateway.command("binary")
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Gateway TOML with a [gateway] table and [[gateway.sessions]] (gateways/binary/server.py).")
+@CORE_CONFIG_OPTION
+def gateway_binary(config_path, core_config_path):
+    """Run the binary order-entry gateway (32-byte orders, numbered responses) until SIGTERM.
+
+    Needs a media driver. Prints one JSON line {"gateway": "binary", "port": ..., "sessions": [...]}."""
+    from gateways.binary.server import main as binary_main
+
+    cfg = _load(core_config_path, "gateway-binary")
+    try:
+        code = binary_main(cfg, config_path, announce=lambda line: click.echo(line))
+    except (OSError, ValueError) as e:
+        raise click.ClickException(str(e))
     if code:
         raise SystemExit(code)
 

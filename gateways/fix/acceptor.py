@@ -117,6 +117,7 @@ class SessionSpec:
     heartbeat_max_s: int = 300
     reset_on_logon: str = RESET_ACCEPT
     cancel_on_disconnect: bool = True
+    source_id: int = 0          # the session's source id towards the sequencer (order mode)
 
     @property
     def key(self) -> str:
@@ -140,7 +141,7 @@ _GATEWAY_KEYS = {"host", "port", "store_dir", "tls", "sessions", "logon_timeout_
 _TLS_KEYS = {"cert_file", "key_file", "ca_file"}
 _SESSION_KEYS = {"begin_string", "sender_comp_id", "target_comp_id", "account", "client_id", "username",
                  "password", "password_file", "heartbeat_min_s", "heartbeat_max_s", "reset_on_logon",
-                 "cancel_on_disconnect"}
+                 "cancel_on_disconnect", "source_id"}
 
 
 class _Reader:
@@ -235,7 +236,8 @@ def _session(t, where: str, base: Path) -> SessionSpec:
         raise r.fail("reset_on_logon", 'must be "accept", "always", "refuse" (or true = "always", '
                                        'false = "accept")')
     return SessionSpec(begin, ids["sender_comp_id"], ids["target_comp_id"], account, client_id, username,
-                       password, hb_min, hb_max, reset, r.flag("cancel_on_disconnect", True))
+                       password, hb_min, hb_max, reset, r.flag("cancel_on_disconnect", True),
+                       r.integer("source_id", 0, 0, 2 ** 32 - 1))
 
 
 def parse_config(data: dict, source: str = "<config>", base: Path | None = None) -> GatewayConfig:
