@@ -1,0 +1,177 @@
+"""``tandem gateway fix``: FIX 4.2 / 4.4 clients in front of the core.
+
+The acceptor (``gateways/fix/acceptor.py``) runs the sessions; this application turns
+their NewOrderSingle / OrderCancelRequest / OrderCancelReplaceRequest into commands
+(``orders.py``) published through the ``CoreLink`` as the session's source, and the
+core's ExecReport / CancelReject events for the session's client into ExecutionReports
+and OrderCancelRejects. An unsupported application message gets BusinessMessageReject
+(380 = 3); what the gateway refuses itself never reaches the journal.
+
+Session events are journaled as SessionEvent records: logon, and at the end of a
+connection that had logged on, disconnect and — for sessions with
+``cancel_on_disconnect`` — the cancel-on-disconnect that makes the core cancel the
+client's open orders.
+
+Restart, with the journal as the truth:
+- inbound: before publishing a command the gateway notes, in ``store_dir/gateway.lmdb``,
+  which MsgSeqNum it came from. At start each session's expected incoming MsgSeqNum is
+  set back to one past the message of the last command the journal holds, so the
+  client's next Logon shows a gap, the session asks for a resend, and whatever the old
+  process received but the sequencer never journaled comes again (PossDup) and is
+  published then;
+- outbound: the gateway's place in the output stream (``out_seq``) is saved after the
+  reports it led to are stored in the sessions' stores, and reports after it are read
+  back from the output journal at start (a crash between the two sends a few reports
+  twice, with the same ExecID, never none). Reports for a session that is down are
+  stored with their MsgSeqNums and reach the client by resend after its next Logon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from pathlib import Path
+
+import lmdb
+import numpy as np
+
+from gateways.core import CoreLink, catch_up
+from gateways.fix import orders as O
+from gateways.fix.acceptor import FixAcceptor, run
+from gateways.fix.codec import FixMessage
+from sequencer import records as R
+from tandem import topology
+
+log = logging.getLogger(__name__)
+
+_BUSINESS_REJECT_UNSUPPORTED = 3
+
+
+def session_event(event: int, source_id: int, client_id: int) -> np.ndarray:
+    raw = R.new_commands(1)
+    e = raw.view(R.SessionEvent)
+    e["type"], e["version"] = R.SESSION_EVENT, 1
+    e["session_id"], e["client_id"], e["event"] = source_id, client_id, event
+    return raw
+
+
+class OrderGateway:
+    """The FIX application of the order gateway (``FixApplication``)."""
+
+    def __init__(self, acceptor: FixAcceptor, core_cfg, aeron):
+        self.acc, self.cfg = acceptor, core_cfg
+        self.specs = {s.key: s for s in acceptor.config.sessions}
+        self.info = {k: O.SessionInfo(s.begin_string, s.client_id, s.account) for k, s in self.specs.items()}
+        self.by_client = {s.client_id: k for k, s in self.specs.items()}
+        self.link = CoreLink(core_cfg, aeron, [s.source_id for s in self.specs.values()])
+        # sync=False: the notes must survive this process, not the host (the journal and
+        # the client's own store cover a host).
+        self.meta = lmdb.open(str(Path(acceptor.config.store_dir) / "gateway.lmdb"), map_size=1 << 30,
+                              subdir=True, max_dbs=2, sync=False)
+        self.seqmap = self.meta.open_db(b"seqmap")
+        self.out_seq = self._get(b"out_seq")
+
+    def _get(self, key: bytes, db=None) -> int:
+        with self.meta.begin(db=db) as txn:
+            v = txn.get(key)
+        return struct.unpack("<Q", v)[0] if v else 0
+
+    def start(self) -> None:
+        seqs = self.link.start()
+        for key, spec in self.specs.items():
+            last = seqs[spec.source_id]
+            msg_seq = self._get(struct.pack("<IQ", spec.source_id, last), self.seqmap) if last else 0
+            store = self.acc.links[key].session.store
+            if store.next_target_seq > msg_seq + 1:
+                log.info("session %s: asking again from MsgSeqNum %d (the journal has up to %d)", key,
+                         msg_seq + 1, msg_seq)
+                store.set_next_target_seq(msg_seq + 1)
+        for batch in catch_up(self.cfg, self.out_seq):
+            self._deliver(self.link.cursor.fresh(batch))
+
+    # ------------------------------------------------------------ from clients
+    def on_logon(self, key: str, now: float) -> None:
+        s = self.specs[key]
+        self.link.submit(s.source_id, session_event(R.SESSION_LOGON, s.source_id, s.client_id))
+
+    def on_logout(self, key: str, reason: str, now: float) -> None:
+        s = self.specs[key]
+        self.link.submit(s.source_id, session_event(R.SESSION_DISCONNECT, s.source_id, s.client_id))
+        if s.cancel_on_disconnect:
+            self.link.submit(s.source_id, session_event(R.SESSION_CANCEL_ON_DISCONNECT, s.source_id, s.client_id))
+
+    def on_app(self, key: str, msg: FixMessage, now: float) -> None:
+        s, info = self.specs[key], self.info[key]
+        translate = O.TRANSLATE.get(msg.msg_type)
+        if translate is None:
+            self.acc.send_app(key, "j", [(45, msg.get_str(34)), (372, msg.msg_type),
+                                         (380, _BUSINESS_REJECT_UNSUPPORTED),
+                                         (58, f"unsupported message type {msg.msg_type}")])
+            return
+        try:
+            cmd = translate(msg, info)
+        except O.Refusal as r:
+            if r.business:
+                self.acc.send_app(key, *O.gateway_reject(msg, r, s.begin_string, s.account, f"G{msg.get_str(34)}"))
+            else:
+                self.acc.reject(key, msg, r.reason, r.tag, r.text)
+            return
+        next_seq = self.link.seq[s.source_id] + 1
+        with self.meta.begin(write=True, db=self.seqmap) as txn:
+            txn.put(struct.pack("<IQ", s.source_id, next_seq), struct.pack("<Q", msg.get_int(34)))
+        self.link.submit(s.source_id, cmd)
+
+    # ------------------------------------------------------------ to clients
+    def _deliver(self, events: np.ndarray) -> None:
+        if not len(events):
+            return
+        hdr = R.header(events)
+        er, cr = events.view(R.ExecReport), events.view(R.CancelReject)
+        for i in range(len(events)):
+            is_er = int(hdr["type"][i]) == R.EXEC_REPORT
+            key = self.by_client.get(int(er["client_id"][i] if is_er else cr["client_id"][i]))
+            if key is None:
+                continue
+            s = self.specs[key]
+            if is_er:
+                self.acc.send_app(key, "8", O.execution_report(er[i], s.begin_string, s.account))
+            else:
+                self.acc.send_app(key, "9", O.cancel_reject(cr[i]))
+        self.out_seq = int(hdr["seq"][-1])
+        with self.meta.begin(write=True) as txn:
+            txn.put(b"out_seq", struct.pack("<Q", self.out_seq))
+
+    async def pump(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            events = self.link.poll()
+            self._deliver(events)
+            sent = self.link.flush()
+            await asyncio.sleep(0 if len(events) or sent else 0.0005)
+
+    def close(self) -> None:
+        self.link.flush()
+        self.meta.close()
+
+
+def main(config_path, core_cfg, announce=None) -> int:
+    """The order gateway process (exit codes as ``acceptor.run``)."""
+    aeron = topology.connect(core_cfg)
+    tasks = []
+
+    def make_app(acceptor: FixAcceptor) -> OrderGateway:
+        app = OrderGateway(acceptor, core_cfg, aeron)
+        app.start()
+        stop = asyncio.Event()
+        tasks.append((asyncio.get_running_loop().create_task(app.pump(stop)), stop, app))
+        return app
+
+    try:
+        return run(config_path, make_app, mode="orders", announce=announce)
+    finally:
+        for task, stop, app in tasks:
+            stop.set()
+            app.close()
+        aeron.close()
+
+

@@ -1,0 +1,177 @@
+"""The FIX order gateway as a process between a raw-socket FIX 4.4 client and the core (a
+sequencer, a simulated venue with its adapter): orders acknowledged, filled, replaced,
+cancelled; refusals at the gateway and in the core; an unsupported message; a gateway
+SIGKILLed and restarted while the venue fills the client's order, the report reaching
+the client by resend after its next Logon."""
+
+import json
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from gateways.fix.codec import FixFramer, encode
+from sequencer import records as R
+from tandem.demo import cli
+from tests.e2e.venue_testkit import Rig
+from venues.config import DEFAULT_VENUES
+from venues.protocols import ouch42 as ouch
+from venues.soup_client import SoupClient
+
+pytestmark = pytest.mark.e2e
+
+XNAS = dict(DEFAULT_VENUES[0], users={"OTHR01": "other"})
+PX = 100 * R.PRICE_SCALE
+NOW = "20261124-10:00:00.000"
+
+
+def gateway_toml(tmp_path):
+    p = tmp_path / "fix.toml"
+    p.write_text(f"""[gateway]
+host = "127.0.0.1"
+port = 0
+store_dir = "{tmp_path / 'fix-store'}"
+max_sending_time_skew_s = 0
+[[gateway.sessions]]
+begin_string = "FIX.4.4"
+sender_comp_id = "TANDEM"
+target_comp_id = "CLIENT1"
+account = "ACC1"
+client_id = 1
+source_id = 301
+username = "client1"
+password = "s3cret"
+cancel_on_disconnect = false
+""")
+    return str(p)
+
+
+def start_gateway(rig, path):
+    p = subprocess.Popen(cli("gateway", "fix", "--config", path, "--core-config", str(rig.cfg_path)),
+                         stdout=subprocess.PIPE, stderr=rig.stack.logs, text=True)
+    return p, json.loads(p.stdout.readline())["port"]
+
+
+class FixClient:
+    """A scripted FIX 4.4 initiator: exact messages out, parsed messages in."""
+
+    def __init__(self, port, seq=1):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.framer, self.seq, self.inbox = FixFramer(), seq, []
+        self.highest = 0           # the highest MsgSeqNum received
+
+    def send(self, msg_type, fields, poss_dup=False):
+        head = [(49, "CLIENT1"), (56, "TANDEM"), (34, self.seq)] + ([(43, "Y")] if poss_dup else []) + [(52, NOW)]
+        self.sock.sendall(encode("FIX.4.4", msg_type, head + fields))
+        self.seq += 1
+
+    def logon(self):
+        self.send("A", [(98, 0), (108, 30), (553, "client1"), (554, "s3cret")])
+
+    def read(self, pred, timeout_s=20.0):
+        """Messages until one satisfies ``pred``; answers resend requests with a gap fill."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for i, m in enumerate(self.inbox):
+                if pred(m):
+                    del self.inbox[:i + 1]
+                    return m
+            assert time.monotonic() < deadline, [(m.msg_type, m.get_str(150), m.get_str(58)) for m in self.inbox]
+            self.sock.settimeout(0.2)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            assert data, "the gateway closed the connection"
+            for m in self.framer.feed(data):
+                self.highest = max(self.highest, int(m.get_str(34)))
+                if m.msg_type == "2":   # the gateway asks again: gap-fill up to our next number
+                    head = [(49, "CLIENT1"), (56, "TANDEM"), (34, m.get_str(7)), (43, "Y"), (52, NOW),
+                            (122, NOW)]
+                    self.sock.sendall(encode("FIX.4.4", "4", head + [(123, "Y"), (36, self.seq)]))
+                self.inbox.append(m)
+
+
+def er(status=None, exec_type=None, cl=None):
+    return lambda m: m.msg_type == "8" and (status is None or m.get_str(39) == status) and \
+        (exec_type is None or m.get_str(150) == exec_type) and (cl is None or m.get_str(11) == cl)
+
+
+def nos(cl, qty=300, px="100", account="ACC1", symbol="AAA"):
+    return [(11, cl), (1, account), (55, symbol), (54, "1"), (60, NOW), (38, qty), (40, "2"), (44, px), (59, "0")]
+
+
+def sell(other, token, qty, price):
+    other.send([ouch.encode_enter_order(
+        order_token=token, side="S", shares=qty, stock="AAA", price=ouch.price_to_ouch(price), time_in_force=0,
+        firm="OTHR", display="Y", capacity="A", intermarket_sweep="N", minimum_quantity=0, cross_type="N",
+        customer_type=" ")])
+
+
+def test_fix_order_flow_and_restart(tmp_path):
+    rig = Rig(tmp_path, {"AAA": 1}, {"AAA": PX}, venues=[XNAS]).start()
+    gw = None
+    try:
+        path = gateway_toml(tmp_path)
+        gw, port = start_gateway(rig, path)
+        c = FixClient(port)
+        c.logon()
+        assert c.read(lambda m: m.msg_type == "A").get_str(34) == "1"
+        c.send("D", nos("O1"))
+        new = c.read(er("0", "0", "O1"))
+        assert (new.get_str(1), new.get_str(151), new.get_str(14), new.get_str(55)) == ("ACC1", "300", "0", "AAA")
+        other = SoupClient("127.0.0.1", int(rig.stack.paths["XNAS"].read_text().split("\nport = ")[1].split()[0]),
+                           "OTHR01", "other")
+        other.connect(1)
+        sell(other, "S1", 100, PX)
+        part = c.read(er("1", "F", "O1"))            # 4.4: a fill is ExecType F, OrdStatus partial
+        assert (part.get_str(32), part.get_str(31), part.get_str(151), part.get_str(14)) == ("100", "100", "200", "100")
+        assert 20 not in part                        # no ExecTransType in 4.4
+        c.send("G", [(41, "O1"), (11, "O2"), (1, "ACC1"), (55, "AAA"), (54, "1"), (60, NOW), (38, 250), (40, "2"),
+                     (44, "100")])
+        rep = c.read(er(exec_type="5", cl="O2"))
+        assert (rep.get_str(41), rep.get_str(38), rep.get_str(151)) == ("O1", "250", "150")
+
+        # refused at the gateway: another account; refused by the core: an unknown symbol
+        c.send("D", nos("O3", account="ACC2"))
+        bad = c.read(er("8", "8", "O3"))
+        assert "account" in bad.get_str(58)
+        c.send("D", nos("O4", symbol="ZZZ"))
+        assert c.read(er("8", "8", "O4")).get_str(58) == "unknown symbol"
+        c.send("H", [(37, "1"), (11, "O2"), (55, "AAA"), (54, "1")])   # OrderStatusRequest: not supported
+        bmr = c.read(lambda m: m.msg_type == "j")
+        assert (bmr.get_str(372), bmr.get_str(380)) == ("H", "3")
+
+        # the gateway dies; the venue fills 50 more while it is away
+        gw.send_signal(signal.SIGKILL)
+        gw.wait()
+        sell(other, "S2", 50, PX)
+        time.sleep(1.0)
+        gw, port = start_gateway(rig, path)
+        c2 = FixClient(port, seq=c.seq)
+        c2.logon()
+        logon = c2.read(lambda m: m.msg_type == "A")
+        # its MsgSeqNum is past what we saw: ask for the rest, as an initiator does
+        c2.send("2", [(7, c.highest + 1), (16, 0)])
+        fill = c2.read(er("1", "F", "O2"))
+        assert fill.get_str(43) == "Y" and (fill.get_str(32), fill.get_str(14), fill.get_str(151)) == ("50", "150", "100")
+        assert int(logon.get_str(34)) > int(fill.get_str(34))
+        c2.send("F", [(41, "O2"), (11, "O5"), (55, "AAA"), (54, "1"), (60, NOW)])
+        cx = c2.read(er("4", "4", "O5"))
+        assert (cx.get_str(41), cx.get_str(151), cx.get_str(14)) == ("O2", "0", "150")
+        other.logout()
+        # every command of the session journaled once, gapless
+        inputs = rig.journal_inputs()
+        hdr = R.header(inputs)
+        mine = hdr["source_seq"][hdr["source_id"] == 301]
+        assert mine.tolist() == list(range(1, len(mine) + 1))
+        kinds = hdr["type"][hdr["source_id"] == 301].tolist()
+        assert kinds.count(R.NEW_ORDER) == 2 and kinds.count(R.REPLACE) == 1 and kinds.count(R.CANCEL) == 1
+    finally:
+        if gw is not None and gw.poll() is None:
+            gw.send_signal(signal.SIGTERM)
+            gw.wait(timeout=20)
+        rig.close()
+
