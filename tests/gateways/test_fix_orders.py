@@ -1,6 +1,8 @@
 """FIX application messages to records and reports back, per version."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateways.fix.codec import encode, parse
 from gateways.fix.orders import (REQUIRED_TAG_MISSING, VALUE_INCORRECT, INCORRECT_DATA_FORMAT, Refusal, SessionInfo,
@@ -98,3 +100,22 @@ def test_cancel_reject():
     e["cl_ord_id"][:4], e["orig_cl_ord_id"][:4] = list(b"CXL1"), list(b"ORD1")
     f = dict(cancel_reject(e))
     assert (f[41], f[11], f[39], f[434], f[102], f[58]) == ("ORD1", "CXL1", "2", "1", 0, "order already done")
+
+
+_TAGS = [1, 11, 21, 38, 40, 41, 44, 54, 55, 59, 60, 100, 126, 168, 847]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["D", "F", "G"]), st.sampled_from([S42, S44]),
+       st.lists(st.tuples(st.sampled_from(_TAGS), st.binary(min_size=1, max_size=24).filter(
+           lambda b: b"\x01" not in b and b"=" not in b)), max_size=14))
+def test_any_application_message_is_a_record_or_a_refusal(msg_type, session, fields):
+    """Whatever a client puts in D/F/G, translation gives one command or a Refusal that
+    names a tag and a reason: no other exception escapes."""
+    from gateways.fix.orders import TRANSLATE
+    try:
+        raw = TRANSLATE[msg_type](msg(msg_type, fields), session)
+    except Refusal as r:
+        assert r.tag in _TAGS and r.text
+        return
+    assert len(raw) == 1 and R.header(raw)["type"][0] in (R.NEW_ORDER, R.CANCEL, R.REPLACE)
