@@ -34,6 +34,7 @@ from sequencer import records
 from sequencer.intake import admit, update_source_seq
 from sequencer.replay import LogicParams, restore, snapshot_arrays, write_params
 from sequencer.state import S_LAST_SEQ, S_REPL_DOWN_SEQ
+from tandem import config as config_mod
 from tandem import topology
 from tandem.agent import Agent
 from tandem.counters import SEQUENCER, Counters
@@ -66,6 +67,9 @@ class SequencerAgent(Agent):
         self.snapshot_every = cfg["sequencer"]["snapshot_every"]
         self.backpressure_s = cfg["sequencer"]["outbound_backpressure_ms"] / 1000
         self.timer_ns = int(cfg["sequencer"]["timer_ms"]) * 1_000_000
+        self.operator_key = config_mod.operator_key(cfg)
+        if self.operator_key is None:
+            log.warning("no sequencer.operator_token_file: admin commands are not authenticated")
         self.next_tick = 0
         self.in_dir = topology.input_journal_dir(cfg)
         self.out_dir = topology.output_journal_dir(cfg)
@@ -240,7 +244,7 @@ class SequencerAgent(Agent):
         t0 = time.perf_counter_ns()
         raw = data.view(records.RAW_COMMAND)
         self.counters.add("inputs_received", len(raw))
-        batch, invalid, dups, gaps = admit(raw, self.source_seq)
+        batch, invalid, dups, gaps = admit(raw, self.source_seq, self.operator_key)
         if invalid:
             self.counters.add("invalid_dropped", invalid)
         if dups:

@@ -49,8 +49,12 @@ def _in_sequence(source_id, source_seq, last_seen, ok):
     return dups, gaps
 
 
-def admit(raw: np.ndarray, last_seen: np.ndarray):
-    """(admitted records as a contiguous copy, invalid count, duplicates, past-a-gap count)."""
+def admit(raw: np.ndarray, last_seen: np.ndarray, operator_key: bytes | None = None):
+    """(admitted records as a contiguous copy, invalid count, duplicates, past-a-gap count).
+
+    With an ``operator_key``, an Admin command must carry its credential
+    (``records.sign_admin``): operator actions (kill switch, cancel-all, limits, reference
+    data, snapshots) are refused from anyone who does not hold the key."""
     ok = records.check_commands(raw)
     invalid = int(len(raw) - ok.sum())
     if invalid:
@@ -67,6 +71,17 @@ def admit(raw: np.ndarray, last_seen: np.ndarray):
                     int(reserved.sum()))
         invalid += int(reserved.sum())
         ok &= ~reserved
+    if operator_key:
+        admin = np.flatnonzero(ok & (hdr["type"] == records.ADMIN))
+        if len(admin):
+            good = (raw[admin].view(records.Admin)["auth"] == records.admin_auth(raw[admin], operator_key)).all(axis=1)
+            bad = admin[~good]
+            if len(bad):
+                actions = raw[bad].view(records.Admin)["action"].tolist()
+                log.warning("refused %d admin commands without a valid operator credential (actions %s)",
+                            len(bad), actions)
+                invalid += len(bad)
+                ok[bad] = False
     too_big = ok & (hdr["source_id"] >= len(last_seen))
     if too_big.any():
         log.warning("refused %d records from source ids beyond max_sources", int(too_big.sum()))

@@ -193,6 +193,8 @@ def _send_admin(config_path, action, role, **fields):
     for name, value in fields.items():
         a[name] = value
     a["operator"][0] = np.frombuffer(b"tandem".ljust(8, b"\0"), np.uint8)
+    # the credential: a sequencer with sequencer.operator_token_file refuses unsigned commands
+    records.sign_admin(raw, config_mod.operator_key(cfg))
     aeron = topology.connect(cfg)
     try:
         topology.inbound_publisher(aeron, cfg).publish(raw, wait_s=10)

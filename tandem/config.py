@@ -36,6 +36,7 @@ DEFAULTS = {
         "outbound_backpressure_ms": 1000,  # then a batch's outputs are left to the output journal
         "max_sources": 65536,        # source ids for de-duplication by (source, source seq)
         "timer_ms": 1000,            # a journaled Timer tick this often (algo slices, margin sweep; 0: none)
+        "operator_token_file": "",   # operator credential: Admin commands must carry its HMAC ("": not checked)
     },
     "node": {
         "id": 1,                     # this node's id (1..2^32-1), in epochs and replication messages
@@ -118,3 +119,9 @@ def under(root: str | Path) -> dict:
         "aeron": {"dir": str(root / "aeron")},
         "journal": {"dir": str(root / "journal")},
     }
+
+
+def operator_key(cfg) -> bytes | None:
+    """The operator credential of ``sequencer.operator_token_file`` (None if not set)."""
+    path = cfg["sequencer"]["operator_token_file"]
+    return Path(path).read_bytes().strip() if path else None

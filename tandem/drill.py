@@ -87,6 +87,7 @@ def write_node_configs(root: Path, extra: dict | None = None) -> list[Path]:
         o["aeron"] = {"dir": str((root / "aeron").resolve())}
         o["node"] = {"id": node}
         o["replication"] = {"enabled": True, "role": role, "operator_token_file": str(token.resolve())}
+        o["sequencer"] = {"operator_token_file": str(token.resolve())}   # admin commands too
         for section, values in (extra or {}).items():
             o.setdefault(section, {}).update(values)
         path = root / f"node{node}.toml"

@@ -26,6 +26,7 @@ import numpy as np
 from replicas.consumer import OutputCursor
 from sequencer import records
 from sequencer.workload import TRADING_MIX, FlowGenerator, reference_data
+from tandem import config as config_mod
 from tandem import topology
 from tandem.agent import Agent
 
@@ -78,6 +79,7 @@ class ProducerAgent(Agent):
         self.admin_source = source_id + 2
         self.md_source = source_id + 3  # the venues' ITCH feeds: unnumbered, never re-sent
         self.admin_seq = 0
+        self.operator_key = config_mod.operator_key(cfg)  # reference data and the kill are operator commands
         self.n_clients, self.n_symbols = clients, symbols
         self.mix = mix
         self.gen = FlowGenerator(seed=seed, n_clients=clients, n_symbols=symbols, mix=mix,
@@ -117,7 +119,7 @@ class ProducerAgent(Agent):
         h["source_id"] = self.admin_source
         h["source_seq"] = np.arange(self.admin_seq + 1, self.admin_seq + 1 + len(raw))
         self.admin_seq += len(raw)
-        return raw
+        return records.sign_admin(raw, self.operator_key)
 
     def _digest_request(self):
         raw = records.new_commands(1)

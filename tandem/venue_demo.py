@@ -12,6 +12,8 @@ Session) and the checks compare the journal with what each venue says it did:
   only go up (nothing twice);
 - the business logic's book of every (venue, symbol) has the simulator's best bid and
   offer, built from the ITCH feed alone;
+- an admin command without the operator credential (a global kill) is refused before the
+  journal; every journaled one carries it;
 - a replay of the journal reaches the digest the live sequencer reported, and so does a
   replay from a snapshot taken mid-run;
 - the standby node (replicating over IPC, as in the rest of the demo) holds the same
@@ -31,6 +33,7 @@ import numpy as np
 from journal import JournalReader
 from sequencer import records as R
 from sequencer.replay import replay, restore
+from sequencer.state import S_KILL_GLOBAL
 from sequencer.workload import reference_prices
 from tandem import config as config_mod
 from tandem import topology
@@ -92,6 +95,10 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
     try:
         wait_for_standby(cfg, seq_proc, standby, root / "sequencer.log")
         client.reference_data(names, prices, venues)
+        # someone without the operator credential tries the global kill switch: refused
+        # before the journal (the core keeps trading)
+        rogue = R.admin_command(R.ADMIN_KILL, v0=1, scope=R.KILL_GLOBAL, operator="rogue")
+        topology.inbound_publisher(aeron, cfg).publish(rogue)
         say(f"== venues: {', '.join(v['name'] + ' (' + v['protocol'] + ')' for v in venues)}; "
             f"{n_symbols} symbols, {seconds:.0f}s of client flow")
         stack.start()
@@ -175,6 +182,10 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
     checks["adapter_restart_recovered"] = "recovered venue" in (root / "venues.log").read_text() and restarted
     checks["replay_digest_matches_live"] = live_digest is not None and \
         last_digest_event(root / "replay-out") == live_digest
+    admins = inputs[hdr["type"] == R.ADMIN].view(R.Admin)
+    operators = admins[~np.isin(admins["action"], R.SEQUENCER_ONLY_ADMIN)]   # not epochs and markers
+    checks["unauthenticated_admin_refused"] = bool((admins["action"] != R.ADMIN_KILL).all()) and \
+        not int(state.scalars[S_KILL_GLOBAL]) and bool((operators["version"] == 2).all())
     checks["snapshot_replay_digest_matches"] = snap is not None and snap.digest == full.digest
     checks["standby_journal_and_digest_match"] = (
         _all_records(in_dir).tobytes() == _all_records(standby_in).tobytes() and standby_snap is not None

@@ -23,6 +23,7 @@ import numpy as np
 
 from sequencer import book as B
 from sequencer import records as R
+from tandem import config as config_mod
 from tandem import topology
 from venues.config import DEFAULT_VENUES, write_default_venues
 
@@ -114,6 +115,7 @@ class Client:
     def __init__(self, aeron, cfg):
         self.pub = topology.inbound_publisher(aeron, cfg)
         self.sub = topology.outbound_subscriber(aeron, cfg)
+        self.operator_key = config_mod.operator_key(cfg)
         self.seq = {CLIENT_SOURCE: 0, ADMIN_SOURCE: 0}
         self.events: list[np.ndarray] = []
         self.clord = 0
@@ -124,7 +126,7 @@ class Client:
         n = len(raw)
         h["source_seq"] = np.arange(self.seq[source] + 1, self.seq[source] + 1 + n)
         self.seq[source] += n
-        self.pub.publish(raw)
+        self.pub.publish(R.sign_admin(raw, self.operator_key))  # the operator credential, if configured
 
     def reference_data(self, symbols: dict[str, int], prices: dict[str, int], venues=DEFAULT_VENUES, clients=4):
         from sequencer.workload import VENUE_FEES

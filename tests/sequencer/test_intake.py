@@ -70,3 +70,24 @@ def test_timer_records_are_the_sequencers_own():
     raw = _batch([records.TIMER, records.SESSION_EVENT], [1, 2], [1, 1])
     out, invalid, dups, gaps = admit(raw, np.zeros(8, np.uint64))
     assert invalid == 1 and records.header(out)["type"].tolist() == [records.SESSION_EVENT]
+
+
+def test_admin_commands_need_the_operator_credential():
+    """With an operator key, an Admin command is admitted only with its HMAC: unsigned,
+    signed with another key, or altered after signing, it is refused before the journal."""
+    key = b"the-operator-key"
+    cmds = np.concatenate([records.admin_command(records.ADMIN_KILL, v0=1, scope=records.KILL_GLOBAL)
+                           for _ in range(4)])
+    h = records.header(cmds)
+    h["source_id"], h["source_seq"] = 5, 0
+    records.sign_admin(cmds[:1], key)
+    records.sign_admin(cmds[1:2], b"someone-else")
+    records.sign_admin(cmds[2:3], key)
+    cmds.view(records.Admin)["target_id"][2] = 9          # altered after signing
+    last = np.zeros(16, np.uint64)
+    out, invalid, _, _ = admit(cmds, last, operator_key=key)
+    assert invalid == 3 and len(out) == 1 and out.tobytes() == cmds[:1].tobytes()
+    assert records.header(out)["version"][0] == 2
+    # no key configured: nothing is checked (development)
+    out, invalid, _, _ = admit(cmds, last)
+    assert invalid == 0 and len(out) == 4
