@@ -214,6 +214,8 @@ def execution_report(e, begin_string: str, account: str) -> list:
     et, status = chr(int(e["exec_type"])), chr(int(e["ord_status"]))
     if fix44 and et in ("1", "2"):
         et = "F"  # 4.4: fills are trades; OrdStatus says partial or filled
+    elif not fix44 and et == "F":
+        et = "2" if status == "2" else "1"  # 4.2 has no Trade ExecType: partial fill or fill
     f = [(37, int(e["order_id"])), (11, _text(e["cl_ord_id"]))]
     orig = _text(e["orig_cl_ord_id"])
     if orig:

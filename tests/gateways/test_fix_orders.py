@@ -86,6 +86,10 @@ def test_fill_reports_per_version():
     assert (r42[150], r42[39], r42[20], r42[32], r42[31], r42[151], r42[14]) == ("1", "1", "0", 100, "101.25", 200, 100)
     assert r44[150] == "F" and r44[39] == "1" and 20 not in r44 and r44[32] == 100
     assert r42[17] == 9001 and r42[37] == 42 and r42[6] == "101.25"
+    # the core reports fills as trades (F): 4.2 says partial fill / fill by OrdStatus
+    assert dict(execution_report(report("F", "1", 100), "FIX.4.2", "ACC7"))[150] == "1"
+    assert dict(execution_report(report("F", "2", 100), "FIX.4.2", "ACC7"))[150] == "2"
+    assert dict(execution_report(report("F", "2", 100), "FIX.4.4", "ACC7"))[150] == "F"
 
 
 def test_reject_report_carries_the_reason():
