@@ -53,19 +53,6 @@ SESSIONS = {"FIX.4.4": dict(target="QF44", username="qf", password="qf-secret"),
             "FIX.4.2": dict(target="QF42", username=None, password=None)}
 
 
-@pytest.fixture(scope="module")
-def qf():
-    """The client module; a clear failure (not a skip) when quickfix is not installed."""
-    try:
-        from tests.interop import quickfix_client
-    except ImportError as e:
-        missing = str(e)
-    else:
-        return quickfix_client
-    pytest.fail(f"the quickfix package is not installed ({missing}): run `make interop`, which installs "
-                "the interop extra (pip install -e '.[interop]')", pytrace=False)
-
-
 class Gateway:
     def __init__(self, tmp_path: Path, tls: str = "") -> None:
         self.cfg = tmp_path / "gateway.toml"

@@ -13,7 +13,7 @@ import pytest
 from sequencer import records as R
 from tandem.demo import cli
 from tests.e2e.venue_testkit import Rig
-from tests.interop.test_quickfix import assert_clean, qf  # noqa: F401 (qf: the fixture)
+from tests.interop.test_quickfix import assert_clean
 from venues.config import DEFAULT_VENUES
 from venues.protocols import ouch42 as ouch
 from venues.soup_client import SoupClient
@@ -35,7 +35,7 @@ def gateway_config(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("begin", ["FIX.4.4", "FIX.4.2"])
-def test_quickfix_orders_fills_replace_cancel(qf, tmp_path, begin):  # noqa: F811
+def test_quickfix_orders_fills_replace_cancel(qf, tmp_path, begin):
     target, account, client_id, _ = SESSION[begin]
     rig = Rig(tmp_path, {"AAA": 1}, {"AAA": PX}, venues=[XNAS])
     rig.client.reference_data({"AAA": 1}, {"AAA": PX}, [XNAS], clients=2)
