@@ -222,7 +222,8 @@ def run(root="var/demo", commands=1_000_000, seed=7, quiet=False, drill_commands
     dr = drill.run(root=root / "drill", commands=drill_commands, seed=seed, quiet=True)
     checks["dr_drill"] = dr["ok"]
     from tandem import venue_demo
-    say("== venues: simulated exchanges (OUCH/ITCH, FIX) and their adapters, one adapter SIGKILLed")
+    say("== venues and gateways: clients over FIX and binary, simulated exchanges (OUCH/ITCH, FIX) and their "
+        "adapters, one adapter SIGKILLed")
     ven = venue_demo.run(root / "venues", seconds=venue_seconds, seed=seed)
     checks.update({f"venues: {k.replace('_', ' ')}": ok for k, ok in ven["checks"].items()})
     rows = [
@@ -252,7 +253,9 @@ def run(root="var/demo", commands=1_000_000, seed=7, quiet=False, drill_commands
         ("DR drill acked orders / lost", f"{dr['acked_orders']:,} / {dr['lost_acked_orders']}"),
     ] + [(f"venue {v['venue']} ({v['protocol']})", f"{v['acks']:,} orders acked, {v['fills']:,} fills "
           f"({v['shares']:,} shares, fees ${v['fees'] / records.PRICE_SCALE:,.2f}), {v['feed_records']:,} "
-          f"feed records, books matching {v['books_matching']}") for v in ven["venues"]] + [(k.replace("_", " "), "PASS" if ok else "FAIL") for k, ok in checks.items()]
+          f"feed records, books matching {v['books_matching']}") for v in ven["venues"]] + [
+        ("client gateways", f"FIX 4.4: {ven['fix_reports']:,} reports to client 1; binary: "
+                            f"{ven['binary_responses']:,} responses to client 2")] + [(k.replace("_", " "), "PASS" if ok else "FAIL") for k, ok in checks.items()]
     width = max(len(k) for k, _ in rows)
     say("")
     for k, val in rows:

@@ -1,11 +1,18 @@
-"""The venues part of ``make demo``: the core trading against simulated exchanges.
+"""The venues and gateways part of ``make demo``: clients trading through the gateways,
+the core routing to simulated exchanges.
 
-A primary and a standby sequencer process, the default venue set (``venues.config.DEFAULT_VENUES``: two
-OUCH/ITCH venues and a FIX venue, each a ``tandem venue-sim`` with background
-liquidity) and one ``tandem venue-adapter`` per venue. A client flow of routed and
-direct orders and cancels runs for ``seconds``; half-way through, the first venue's
-adapter is SIGKILLed and restarted. At the end the simulators are stopped (End of
-Session) and the checks compare the journal with what each venue says it did:
+A primary and a standby sequencer process; the default venue set
+(``venues.config.DEFAULT_VENUES``: two OUCH/ITCH venues and a FIX venue, each a
+``tandem venue-sim`` with background liquidity) and one ``tandem venue-adapter`` per
+venue; ``tandem gateway fix`` and ``tandem gateway binary``. Client 1 sends a flow of
+routed and direct orders and cancels over FIX 4.4 for ``seconds``; client 2 sends direct
+orders and cancels over the binary protocol. Half-way through, the first venue's adapter
+is SIGKILLed and restarted. At the end the simulators are stopped (End of Session) and
+the checks compare the journal with what each venue says it did and what each client
+was told:
+
+- every report the core made for client 1 reached it as a FIX message, and every
+  response it made for client 2 as a binary response, with no session reject;
 
 - every execution a venue sent our session is journaled exactly once (count, shares);
 - each adapter's records are numbered without a gap and their venue sequence numbers
@@ -24,12 +31,14 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
+from gateways.binary import protocol as BP
 from journal import JournalReader
 from sequencer import records as R
 from sequencer.replay import replay, restore
@@ -40,13 +49,13 @@ from tandem import topology
 from journal.snapshots import SnapshotStore
 from tandem.demo import _all_records, cli, last_digest_event, wait_for_standby
 from tandem.drill import write_node_configs
-from tandem.venue_stack import ADMIN_SOURCE, Client, VenueStack, core_bbo
+from tandem.venue_stack import ADMIN_SOURCE, Client, FixOrderClient, VenueStack, core_bbo
 from venues.config import DEFAULT_VENUES, feed_source, order_source
 
 STRATEGIES = (R.STRATEGY_BEST_PRICE, R.STRATEGY_SWEEP, R.STRATEGY_COST, R.STRATEGY_DIRECT)
 
 
-def _flow(client: Client, rng, n_symbols: int, prices, venues, live: list):
+def _flow(client, rng, n_symbols: int, prices, venues, live: list):
     """One client action: mostly new orders near the mid, some cancels of live ones."""
     if live and rng.random() < 0.25:
         cl, sym, side = live.pop(int(rng.integers(len(live))))
@@ -60,6 +69,47 @@ def _flow(client: Client, rng, n_symbols: int, prices, venues, live: list):
     px = int(prices[sym]) + (offset if side == R.SIDE_BUY else -offset)
     cl = client.new_order(sym, side, int(rng.integers(1, 6)) * 100, px, strategy=strategy, venue_id=venue)
     live.append((cl, sym, side))
+
+
+def _fix_gateway_toml(root: Path) -> Path:
+    p = root / "gateway-fix.toml"
+    p.write_text(f'[gateway]\nport = 0\nstore_dir = "{root / "gateway-fix"}"\n[[gateway.sessions]]\n'
+                 'begin_string = "FIX.4.4"\nsender_comp_id = "TANDEM"\ntarget_comp_id = "DEMO1"\n'
+                 'account = "ACC1"\nclient_id = 1\nsource_id = 301\ncancel_on_disconnect = false\n')
+    return p
+
+
+def _binary_gateway_toml(root: Path) -> Path:
+    p = root / "gateway-binary.toml"
+    p.write_text(f'[gateway]\nport = 0\nstore_dir = "{root / "gateway-binary"}"\n[[gateway.sessions]]\n'
+                 'api_key = "demo-key-0002"\nclient_id = 2\naccount = "ACC2"\nsource_id = 302\n')
+    return p
+
+
+def _binary_orders(port: int, prices, n_symbols: int, n: int = 20) -> socket.socket:
+    """Client 2: n resting buy orders over the binary protocol, every other one cancelled."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    msgs = [BP.login("demo-key-0002")]
+    for i in range(1, n + 1):
+        sym = i % n_symbols + 1
+        msgs.append(BP.new_order(i, R.SIDE_BUY, sym, 100, int(prices[sym]) - 10 * (R.PRICE_SCALE // 100)))
+    msgs += [BP.cancel(1000 + i, i) for i in range(1, n + 1, 2)]
+    sock.sendall(b"".join(msgs))
+    return sock
+
+
+def _binary_responses(sock: socket.socket) -> int:
+    """The numbered (application) responses client 2 received."""
+    sock.settimeout(0.5)
+    data = b""
+    try:
+        while chunk := sock.recv(1 << 16):
+            data += chunk
+    except (socket.timeout, OSError):
+        pass
+    sock.close()
+    r = BP.decode_responses(data[:len(data) // BP.RESPONSE_SIZE * BP.RESPONSE_SIZE])
+    return int(np.isin(r["msg_type"], BP.APP_RESPONSES).sum())
 
 
 def _journal(path: Path) -> np.ndarray:
@@ -102,14 +152,19 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
         say(f"== venues: {', '.join(v['name'] + ' (' + v['protocol'] + ')' for v in venues)}; "
             f"{n_symbols} symbols, {seconds:.0f}s of client flow")
         stack.start()
+        # the clients come in through the gateways: client 1 over FIX 4.4 (the flow below),
+        # client 2 over the binary protocol (direct orders, half of them cancelled)
+        fix = FixOrderClient(stack.start_gateway("fix", _fix_gateway_toml(root)), "DEMO1", "TANDEM", "ACC1",
+                             {i: n for n, i in names.items()})
+        binary = _binary_orders(stack.start_gateway("binary", _binary_gateway_toml(root)), ref, n_symbols)
         live: list = []
         t0 = time.monotonic()
         killed = restarted = False
         sent = 0
         while time.monotonic() - t0 < seconds:
-            _flow(client, rng, n_symbols, ref, venues, live)
+            _flow(fix, rng, n_symbols, ref, venues, live)
             sent += 1
-            client.poll()
+            fix.poll()
             age = time.monotonic() - t0
             if not killed and age > seconds * 0.4:
                 stack.kill_adapter(kill_name)
@@ -117,6 +172,9 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
             elif killed and not restarted and age > seconds * 0.4 + 0.5:
                 stack.start_adapter(kill_name)
                 restarted = True
+            time.sleep(0.01)
+        for _ in range(100):   # the last reports
+            fix.poll()
             time.sleep(0.01)
         finals = stack.stop_sims()
         # the adapters publish what the venues sent up to End of Session
@@ -134,7 +192,10 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
         client.send(raw, ADMIN_SOURCE)
         deadline = time.monotonic() + 30
         while last_digest_event(topology.output_journal_dir(cfg)) is None and time.monotonic() < deadline:
+            fix.poll()
             time.sleep(0.1)
+        binary_responses = _binary_responses(binary)
+        fix.close()
     finally:
         stack.stop()
         for p in (seq_proc, standby):
@@ -186,10 +247,19 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
     operators = admins[~np.isin(admins["action"], R.SEQUENCER_ONLY_ADMIN)]   # not epochs and markers
     checks["unauthenticated_admin_refused"] = bool((admins["action"] != R.ADMIN_KILL).all()) and \
         not int(state.scalars[S_KILL_GLOBAL]) and bool((operators["version"] == 2).all())
+    outputs = _journal(out_dir)
+    ohdr = R.header(outputs)
+    to_clients = outputs[np.isin(ohdr["type"], (R.EXEC_REPORT, R.CANCEL_REJECT))]
+    cid = np.where(R.header(to_clients)["type"] == R.EXEC_REPORT, to_clients.view(R.ExecReport)["client_id"],
+                   to_clients.view(R.CancelReject)["client_id"])
+    checks["fix_gateway_reports_match_the_core"] = fix.reports == int((cid == 1).sum()) > 0 and fix.rejects == 0
+    checks["binary_gateway_responses_match_the_core"] = \
+        binary_responses == len(BP.responses_from_events(to_clients[cid == 2])) > 0
     checks["snapshot_replay_digest_matches"] = snap is not None and snap.digest == full.digest
     checks["standby_journal_and_digest_match"] = (
         _all_records(in_dir).tobytes() == _all_records(standby_in).tobytes() and standby_snap is not None
         and standby_snap.seq == full.final_seq and f"{standby_snap.digest:016x}" == full.digest)
     return {"ok": all(checks.values()), "checks": checks, "venues": per_venue, "client_actions": sent,
+            "fix_reports": fix.reports, "binary_responses": binary_responses,
             "inputs": int(len(inputs)), "replay_digest": full.digest,
             "killed_adapter": kill_name}

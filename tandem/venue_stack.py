@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,7 @@ class VenueStack:
         self.sims: dict[str, subprocess.Popen] = {}
         self.adapters: dict[str, subprocess.Popen] = {}
         self.finals: dict[str, dict] = {}
+        self.gateways: dict[str, subprocess.Popen] = {}
         self.logs = open(self.root / "venues.log", "a")
 
     def start(self) -> "VenueStack":
@@ -77,6 +79,13 @@ class VenueStack:
         self.adapters[name] = p
         return _first_line(p, f"venue-adapter {name}")
 
+    def start_gateway(self, kind: str, gateway_toml: Path) -> int:
+        """``tandem gateway fix|binary`` in front of the core; its port."""
+        p = subprocess.Popen(_cli("gateway", kind, "--config", str(gateway_toml), "--core-config",
+                                  str(self.config_path)), stdout=subprocess.PIPE, stderr=self.logs, text=True)
+        self.gateways[kind] = p
+        return int(_first_line(p, f"gateway {kind}")["port"])
+
     def kill_adapter(self, name: str) -> None:
         p = self.adapters.pop(name)
         p.send_signal(signal.SIGKILL)
@@ -96,16 +105,17 @@ class VenueStack:
         return self.finals
 
     def stop(self) -> None:
-        for p in list(self.adapters.values()) + list(self.sims.values()):
+        procs = list(self.gateways.values()) + list(self.adapters.values()) + list(self.sims.values())
+        for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for p in list(self.adapters.values()) + list(self.sims.values()):
+        for p in procs:
             try:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        self.adapters, self.sims = {}, {}
+        self.adapters, self.sims, self.gateways = {}, {}, {}
         self.logs.close()
 
 
@@ -206,3 +216,88 @@ def core_bbo(state, venue_id: int, symbol_id: int) -> tuple[int, int, int, int]:
         return (0, 0, 0, 0)
     bk = state.books_tuple()
     return (*B.book_best(bk, b, B.BID), *B.book_best(bk, b, B.ASK))
+
+
+class FixOrderClient:
+    """A FIX 4.4 initiator for the demo's client flow through ``tandem gateway fix``: the
+    project's own session layer (``FixSession``) over a socket, orders by symbol name."""
+
+    def __init__(self, port: int, sender: str, target: str, account: str, names: dict[int, str]):
+        import socket as _socket
+
+        from gateways.fix.session import INITIATOR, FixSession, SessionConfig
+
+        self.account, self.names = account, names
+        self.session = FixSession(SessionConfig(sender, target, role=INITIATOR, begin_string="FIX.4.4",
+                                                heartbeat_s=5))
+        self.sock = _socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.session.connected(time.monotonic())
+        self._flush()
+        self.reports = self.rejects = 0
+        self.clord = 0
+        deadline = time.monotonic() + 10
+        while not self.session.logged_on:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no FIX Logon answer from the gateway")
+            self.poll(block=True)
+        self.sock.setblocking(False)
+
+    def _flush(self):
+        out = self.session.take_outgoing()
+        if out:
+            self.sock.setblocking(True)
+            self.sock.sendall(out)
+            self.sock.setblocking(False)
+
+    def poll(self, block: bool = False) -> None:
+        import socket as _socket
+
+        try:
+            data = self.sock.recv(1 << 16)
+        except (BlockingIOError, _socket.timeout):
+            data = None
+        if data:
+            self.session.data_received(data, time.monotonic())
+        for m in self.session.take_app():
+            if m.msg_type in ("8", "9"):
+                self.reports += 1
+            else:
+                self.rejects += 1
+        self.rejects += sum(1 for e in self.session.take_events() if e.kind == "reject_received")
+        self.session.tick(time.monotonic())
+        self._flush()
+
+    def new_order(self, symbol_id, side, qty, price, strategy=R.STRATEGY_DIRECT, venue_id=0) -> str:
+        from gateways.fix.orders import SIDE_CHARS, STRATEGIES
+
+        self.clord += 1
+        cl = f"F{self.clord}"
+        now = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())
+        fields = [(11, cl), (1, self.account), (55, self.names[symbol_id]), (54, SIDE_CHARS[side]), (60, now),
+                  (38, qty), (40, "2"), (44, str(Decimal(price) / R.PRICE_SCALE)), (59, "0")]
+        if strategy != R.STRATEGY_DIRECT:
+            fields.append((847, {v: k for k, v in STRATEGIES.items()}[strategy]))
+        if venue_id:
+            fields.append((100, venue_id))
+        self.session.send_app("D", fields, time.monotonic())
+        self._flush()
+        return cl
+
+    def cancel(self, orig: str, symbol_id, side) -> str:
+        from gateways.fix.orders import SIDE_CHARS
+
+        self.clord += 1
+        cl = f"F{self.clord}"
+        now = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())
+        self.session.send_app("F", [(41, orig), (11, cl), (55, self.names[symbol_id]), (54, SIDE_CHARS[side]),
+                                    (60, now)], time.monotonic())
+        self._flush()
+        return cl
+
+    def close(self) -> None:
+        self.session.logout("demo done", time.monotonic())
+        try:
+            self._flush()
+        except OSError:
+            pass
+        self.sock.close()
