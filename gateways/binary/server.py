@@ -228,7 +228,11 @@ class BinaryGateway:
 
 
 async def run(cfg, settings, sessions, stop: asyncio.Event, announce=print) -> None:
-    aeron = topology.connect(cfg)
+    try:
+        aeron = topology.connect(cfg)
+    except Exception as e:  # pyaeron raises its own error types
+        raise OSError(f"cannot reach the media driver at {topology.driver_dir(cfg)} ({e}); "
+                      "start one with `tandem driver`") from None
     gw = BinaryGateway(cfg, settings, sessions, aeron)
     try:
         gw.start()

@@ -502,6 +502,7 @@ class FixAcceptor:
                 if link.conn is not None:
                     link.session.tick(now)
                     self._flush(link, now)
+                link.session.store.flush()   # the stores sync in batches (store.py)
 
     # ------------------------------------------------------------------ plumbing
     def _flush(self, link: Link, now: float) -> None:

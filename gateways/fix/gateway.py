@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import sys
 from pathlib import Path
 
 import lmdb
@@ -156,7 +157,12 @@ class OrderGateway:
 
 def main(config_path, core_cfg, announce=None) -> int:
     """The order gateway process (exit codes as ``acceptor.run``)."""
-    aeron = topology.connect(core_cfg)
+    try:
+        aeron = topology.connect(core_cfg)
+    except Exception as e:  # pyaeron raises its own error types
+        print(f"gateway fix: cannot reach the media driver at {topology.driver_dir(core_cfg)} ({e}); "
+              "start one with `tandem driver`", file=sys.stderr)
+        return 1
     tasks = []
 
     def make_app(acceptor: FixAcceptor) -> OrderGateway:

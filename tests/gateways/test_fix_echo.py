@@ -206,7 +206,7 @@ pytestmark = pytest.mark.e2e
 
 # ---------------------------------------------------------------------- the process
 
-def test_announces_port_and_sessions_and_refuses_without_echo_app(gateway, tmp_path):
+def test_announces_port_and_sessions_and_needs_a_driver_without_echo_app(gateway, tmp_path):
     g = gateway()
     assert g.hello == {"gateway": "fix", "host": "127.0.0.1", "port": g.port, "tls": False, "mode": "echo",
                        "sessions": ["FIX.4.4:TANDEM->ALICE", "FIX.4.2:TANDEM->BOB", "FIX.4.2:TANDEM->ALICE",
@@ -214,9 +214,12 @@ def test_announces_port_and_sessions_and_refuses_without_echo_app(gateway, tmp_p
     code, out, _ = g.stop()
     assert code == 0
     assert json.loads(out)["stopped"] is True
-    p = subprocess.run([sys.executable, "-m", "tandem.cli", "gateway", "fix", "--config", str(g.cfg)],
-                       capture_output=True, text=True)
-    assert p.returncode == 2 and "not built yet" in p.stderr and p.stdout == ""
+    # the order mode needs the core: with no media driver it says so and exits 1
+    core = tmp_path / "core.toml"
+    core.write_text(f'[aeron]\ndir = "{tmp_path / "no-driver"}"\n')
+    p = subprocess.run([sys.executable, "-m", "tandem.cli", "gateway", "fix", "--config", str(g.cfg),
+                        "--core-config", str(core)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "media driver" in p.stderr and p.stdout == ""
 
 
 def test_fix44_logon_echo_business_reject_heartbeat_logout(gateway):
