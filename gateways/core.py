@@ -27,7 +27,7 @@ import numpy as np
 from replicas.consumer import OutputCursor
 from sequencer import records as R
 from tandem import topology
-from tandem.producer import Outbox
+from tandem.producer import Outbox, resend_unconfirmed
 from journal.reader import batches_if_any
 
 log = logging.getLogger(__name__)
@@ -111,12 +111,7 @@ class CoreLink:
     def flush(self) -> int:
         if self._resend_wanted:
             self._resend_wanted = False
-            self.pub.drop_pending()
-            n = 0
-            for box in self.outbox.values():
-                for b in box.all():
-                    self.pub.enqueue(b)
-                    n += len(b)
+            n = resend_unconfirmed(self.pub, self.outbox.values())
             log.warning("new sequencer incarnation: re-sent %d unconfirmed commands", n)
         return self.pub.flush()
 

@@ -63,6 +63,19 @@ class Outbox:
         return list(self.batches)
 
 
+def resend_unconfirmed(pub, boxes) -> int:
+    """Queue again everything the outboxes hold, each source in order, in place of what
+    was queued (it is in the outboxes too): what a new sequencer incarnation may lack.
+    Returns the records queued; the sequencer drops what it already has."""
+    pub.drop_pending()
+    n = 0
+    for box in boxes:
+        for b in box.all():
+            pub.enqueue(b)
+            n += len(b)
+    return n
+
+
 class ProducerAgent(Agent):
     role = "producer"
 
@@ -143,13 +156,7 @@ class ProducerAgent(Agent):
             why = "new sequencer incarnation" if self._resend_wanted else "no confirmation"
             self._resend_wanted = False
             self.last_confirmed = time.monotonic()
-            # Everything unconfirmed, each source in order (queued sends are in the outbox too).
-            self.pub.drop_pending()
-            n = 0
-            for box in self.outbox.values():
-                for b in box.all():
-                    self.pub.enqueue(b)
-                    n += len(b)
+            n = resend_unconfirmed(self.pub, self.outbox.values())
             self.resends += n
             log.warning("%s: re-sending %d unconfirmed commands", why, n)
         work += self.pub.flush()

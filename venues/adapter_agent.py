@@ -30,7 +30,7 @@ from replicas.consumer import OutputCursor
 from sequencer import records as R
 from tandem import topology
 from tandem.agent import Agent
-from tandem.producer import Outbox
+from tandem.producer import Outbox, resend_unconfirmed
 from venues.session_state import SessionState, venue_records
 
 log = logging.getLogger(__name__)
@@ -167,10 +167,8 @@ class VenueAdapterAgent(Agent):
         if self._resend_wanted or stalled:
             self._resend_wanted = False
             self.last_confirmed = time.monotonic()
-            self.pub.drop_pending()
-            for b in self.outbox.all():
-                self.pub.enqueue(b)
-            log.info("venue %d: re-sent %d unconfirmed records", self.state.venue_id, self.outbox.count)
+            n = resend_unconfirmed(self.pub, [self.outbox])
+            log.info("venue %d: re-sent %d unconfirmed records", self.state.venue_id, n)
         work += self.pub.flush()
         if time.monotonic() > self.next_forget:
             self.next_forget = time.monotonic() + self.forget_every_s

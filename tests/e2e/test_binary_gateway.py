@@ -20,8 +20,6 @@ from sequencer import records as R
 from tandem.demo import cli
 from tests.e2e.venue_testkit import CENT, Rig
 from venues.config import DEFAULT_VENUES
-from venues.protocols import ouch42 as ouch
-from venues.soup_client import SoupClient
 
 pytestmark = pytest.mark.e2e
 
@@ -83,13 +81,6 @@ def of(rs, kind):
     return [r for r in rs if int(r["msg_type"]) == kind]
 
 
-def sell(other, token, qty, price):
-    other.send([ouch.encode_enter_order(
-        order_token=token, side="S", shares=qty, stock="AAA", price=ouch.price_to_ouch(price), time_in_force=0,
-        firm="OTHR", display="Y", capacity="A", intermarket_sweep="N", minimum_quantity=0, cross_type="N",
-        customer_type=" ")])
-
-
 def test_orders_fills_replay_after_a_gateway_kill(tmp_path):
     rig = Rig(tmp_path, {"AAA": 1}, {"AAA": PX}, venues=[XNAS]).start()
     gw = None
@@ -103,10 +94,8 @@ def test_orders_fills_replay_after_a_gateway_kill(tmp_path):
         ack = of(acks, P.ACK)[0]
         assert (ack["client_order_id"], ack["response_seq"], ack["leaves_qty"]) == (11, 1, 300)
         # another firm sells 100 into our bid at the venue: a fill response
-        other = SoupClient("127.0.0.1", int(rig.stack.paths["XNAS"].read_text().split("\nport = ")[1].split()[0]),
-                           "OTHR01", "other")
-        other.connect(1)
-        sell(other, "S1", 100, PX)
+        other = rig.other_firm()
+        other.order("S1", "S", 100, PX)
         fill = of(c.responses(lambda g: of(g, P.FILL)), P.FILL)[0]
         assert (fill["qty"], fill["price"], fill["leaves_qty"], fill["cum_qty"], fill["response_seq"]) == (100, PX, 200, 100, 2)
         # a bad message is refused by the gateway, never journaled
@@ -117,7 +106,7 @@ def test_orders_fills_replay_after_a_gateway_kill(tmp_path):
         # the gateway dies; the venue fills 50 more meanwhile
         gw.send_signal(signal.SIGKILL)
         gw.wait()
-        sell(other, "S2", 50, PX)
+        other.order("S2", "S", 50, PX)
         time.sleep(1.0)
         gw, port = start_gateway(rig, path)
         c = BinaryClient(port, next_seq=3)            # we saw responses 1 and 2
@@ -127,7 +116,7 @@ def test_orders_fills_replay_after_a_gateway_kill(tmp_path):
         c.sock.sendall(P.cancel(12, 11))
         cx = of(c.responses(lambda g: of(g, P.CANCELLED)), P.CANCELLED)[0]
         assert (cx["client_order_id"], cx["orig_client_order_id"], cx["leaves_qty"], cx["cum_qty"]) == (12, 11, 0, 150)
-        other.logout()
+        other.close()
         # the journal holds each command of the session once, numbered without a gap
         inputs = rig.journal_inputs()
         hdr = R.header(inputs)

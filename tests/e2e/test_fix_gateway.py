@@ -17,8 +17,6 @@ from sequencer import records as R
 from tandem.demo import cli
 from tests.e2e.venue_testkit import Rig
 from venues.config import DEFAULT_VENUES
-from venues.protocols import ouch42 as ouch
-from venues.soup_client import SoupClient
 
 pytestmark = pytest.mark.e2e
 
@@ -103,13 +101,6 @@ def nos(cl, qty=300, px="100", account="ACC1", symbol="AAA"):
     return [(11, cl), (1, account), (55, symbol), (54, "1"), (60, NOW), (38, qty), (40, "2"), (44, px), (59, "0")]
 
 
-def sell(other, token, qty, price):
-    other.send([ouch.encode_enter_order(
-        order_token=token, side="S", shares=qty, stock="AAA", price=ouch.price_to_ouch(price), time_in_force=0,
-        firm="OTHR", display="Y", capacity="A", intermarket_sweep="N", minimum_quantity=0, cross_type="N",
-        customer_type=" ")])
-
-
 def test_fix_order_flow_and_restart(tmp_path):
     rig = Rig(tmp_path, {"AAA": 1}, {"AAA": PX}, venues=[XNAS]).start()
     gw = None
@@ -122,10 +113,8 @@ def test_fix_order_flow_and_restart(tmp_path):
         c.send("D", nos("O1"))
         new = c.read(er("0", "0", "O1"))
         assert (new.get_str(1), new.get_str(151), new.get_str(14), new.get_str(55)) == ("ACC1", "300", "0", "AAA")
-        other = SoupClient("127.0.0.1", int(rig.stack.paths["XNAS"].read_text().split("\nport = ")[1].split()[0]),
-                           "OTHR01", "other")
-        other.connect(1)
-        sell(other, "S1", 100, PX)
+        other = rig.other_firm()
+        other.order("S1", "S", 100, PX)
         part = c.read(er("1", "F", "O1"))            # 4.4: a fill is ExecType F, OrdStatus partial
         assert (part.get_str(32), part.get_str(31), part.get_str(151), part.get_str(14)) == ("100", "100", "200", "100")
         assert 20 not in part                        # no ExecTransType in 4.4
@@ -147,7 +136,7 @@ def test_fix_order_flow_and_restart(tmp_path):
         # the gateway dies; the venue fills 50 more while it is away
         gw.send_signal(signal.SIGKILL)
         gw.wait()
-        sell(other, "S2", 50, PX)
+        other.order("S2", "S", 50, PX)
         time.sleep(1.0)
         gw, port = start_gateway(rig, path)
         c2 = FixClient(port, seq=c.seq)
@@ -161,7 +150,7 @@ def test_fix_order_flow_and_restart(tmp_path):
         c2.send("F", [(41, "O2"), (11, "O5"), (55, "AAA"), (54, "1"), (60, NOW)])
         cx = c2.read(er("4", "4", "O5"))
         assert (cx.get_str(41), cx.get_str(151), cx.get_str(14)) == ("O2", "0", "150")
-        other.logout()
+        other.close()
         # every command of the session journaled once, gapless
         inputs = rig.journal_inputs()
         hdr = R.header(inputs)

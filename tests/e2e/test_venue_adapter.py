@@ -16,8 +16,6 @@ from sequencer import records as R
 from tandem.venue_stack import core_bbo
 from tests.e2e.venue_testkit import CENT, Rig
 from venues.config import DEFAULT_VENUES, feed_source, order_source
-from venues.protocols import ouch42 as ouch
-from venues.soup_client import SoupClient
 
 pytestmark = pytest.mark.e2e
 
@@ -26,22 +24,13 @@ AAA = 1
 PX = 100 * R.PRICE_SCALE
 
 
-def other_order(other: SoupClient, token, side, qty, price, tif=99999):
-    other.send([ouch.encode_enter_order(
-        order_token=token, side=side, shares=qty, stock="AAA", price=ouch.price_to_ouch(price),
-        time_in_force=tif, firm="OTHR", display="Y", capacity="A", intermarket_sweep="N",
-        minimum_quantity=0, cross_type="N", customer_type=" ")])
-
-
 def test_routed_order_lifecycle_and_same_bbo(tmp_path):
     rig = Rig(tmp_path, {"AAA": AAA}, {"AAA": PX}, venues=[XNAS]).start()
     try:
         c = rig.client
-        port = int(rig.stack.paths["XNAS"].read_text().split("\nport = ")[1].split()[0])
-        other = SoupClient("127.0.0.1", port, "OTHR01", "other")
-        other.connect(1)
-        other_order(other, "OS1", "S", 100, PX + 5 * CENT)
-        other_order(other, "OB1", "B", 100, PX - 5 * CENT)
+        other = rig.other_firm()
+        other.order("OS1", "S", 100, PX + 5 * CENT, tif=99999)
+        other.order("OB1", "B", 100, PX - 5 * CENT, tif=99999)
         # the feed adapter puts both quotes in the core's book: wait until the router sees them
         deadline = time.monotonic() + 20
         while core_bbo(rig.core_state(), 1, AAA) != (PX - 5 * CENT, 100, PX + 5 * CENT, 100):
@@ -54,7 +43,7 @@ def test_routed_order_lifecycle_and_same_bbo(tmp_path):
         part = er[er["ord_status"] == ord("1")][0]
         assert part["last_qty"] == 100 and part["last_px"] == PX + 5 * CENT and part["cum_qty"] == 100
 
-        other_order(other, "OS2", "S", 200, PX + 10 * CENT, tif=0)
+        other.order("OS2", "S", 200, PX + 10 * CENT)
         c.wait_for(lambda: "2" in c.statuses(routed), what="the routed order filled")
         done = c.reports(routed)[-1]
         assert (done["cum_qty"], done["leaves_qty"], done["last_px"]) == (300, 0, PX + 10 * CENT)
@@ -65,7 +54,7 @@ def test_routed_order_lifecycle_and_same_bbo(tmp_path):
         c.wait_for(lambda: "4" in c.statuses(cx), what="the direct order cancelled")
         assert c.reports(cx)[-1]["leaves_qty"] == 0 and R.ascii_text(c.reports(cx)[-1]["orig_cl_ord_id"]) == direct
 
-        other.logout()
+        other.close()
         finals = rig.stack.stop_sims()
         sim_bbo = tuple(finals["XNAS"]["bbo"]["AAA"])
         assert sim_bbo == (PX - 5 * CENT, 100, 0, 0)

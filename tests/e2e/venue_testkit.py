@@ -17,6 +17,8 @@ from tandem import topology
 from tandem.demo import cli, write_config
 from tandem.venue_stack import Client, VenueStack
 from venues.config import DEFAULT_VENUES
+from venues.protocols import ouch42 as ouch
+from venues.soup_client import SoupClient
 
 CENT = R.PRICE_SCALE // 100
 
@@ -60,3 +62,26 @@ class Rig:
 
     def core_state(self):
         return restore(topology.input_journal_dir(self.cfg), from_snapshot=False).logic.state
+
+    def other_firm(self, venue: str = "XNAS") -> "OtherFirm":
+        """Another firm's OUCH session at a venue whose [venue.users] has OTHR01."""
+        port = int(self.stack.paths[venue].read_text().split("\nport = ")[1].split()[0])
+        return OtherFirm(port)
+
+
+class OtherFirm:
+    """Another firm trading at the venue: the other side of the tests' orders."""
+
+    def __init__(self, port: int):
+        self.client = SoupClient("127.0.0.1", port, "OTHR01", "other")
+        self.client.connect(1)
+
+    def order(self, token, side, qty, price, stock="AAA", tif=0):
+        """An OUCH Enter Order (IOC by default: it trades against ours or goes away)."""
+        self.client.send([ouch.encode_enter_order(
+            order_token=token, side=side, shares=qty, stock=stock, price=ouch.price_to_ouch(price),
+            time_in_force=tif, firm="OTHR", display="Y", capacity="A", intermarket_sweep="N",
+            minimum_quantity=0, cross_type="N", customer_type=" ")])
+
+    def close(self):
+        self.client.logout()

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateways.binary import protocol as P
+from tests.gateways.binary_testkit import ORDER, reference_code
 from sequencer import records as R
 
-ORDER = struct.Struct("<BBHIqQQ")                 # type side symbol qty price id slot
 RESP = struct.Struct("<BBHIQQQqIIIBBBxq")         # the 64-byte response, field by field
 ACCOUNT = R.ascii_field("ACC-7", R.ACCOUNT_LEN)
 
@@ -330,28 +330,6 @@ def test_ids_entered_elsewhere_and_huge_quantities():
 
 
 # ------------------------------------------------------------------ fuzz
-def reference_code(b: bytes) -> int:
-    """The validation rules of docs/binary.md, written out again with struct."""
-    t, side, sym, qty, price, clid, slot = ORDER.unpack(b)
-    if t in (16, 17, 18, 19):
-        return 0
-    if t not in (1, 2, 3):
-        return P.PR_UNKNOWN_TYPE
-    if t == 1 and side not in (1, 2, 5):
-        return P.PR_BAD_SIDE
-    if t == 1 and sym == 0:
-        return P.PR_BAD_SYMBOL
-    if t in (1, 3) and qty == 0:
-        return P.PR_BAD_QUANTITY
-    if t in (1, 3) and price < 0:
-        return P.PR_BAD_PRICE
-    if clid == 0:
-        return P.PR_BAD_CLIENT_ORDER_ID
-    if t in (2, 3) and slot == 0:
-        return P.PR_BAD_ORIG_ID
-    return 0
-
-
 # biased towards valid-looking messages so every rule is exercised
 message = st.one_of(
     st.binary(min_size=32, max_size=32),

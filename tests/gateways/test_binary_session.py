@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateways.binary import protocol as P
+from tests.gateways.binary_testkit import ORDER, reference_code
 from gateways.binary.session import DISCONNECT, LOGGED_IN, LOGGED_OUT, BinaryConfig, BinarySession, SessionEvent
 from gateways.binary.store import LmdbStore, MemoryStore
 from sequencer import records as R
@@ -398,29 +399,6 @@ def test_lmdb_store_survives_reopening(tmp_path):
 
 
 # ------------------------------------------------------------------ fuzz
-ORDER = struct.Struct("<BBHIqQQ")
-
-
-def reference_code(b: bytes) -> int:
-    """docs/binary.md's validation rules for an order message, written out with struct."""
-    t, side, sym, qty, price, clid, slot = ORDER.unpack(b)
-    if t not in (1, 2, 3):
-        return P.PR_UNKNOWN_TYPE
-    if t == 1 and side not in (1, 2, 5):
-        return P.PR_BAD_SIDE
-    if t == 1 and sym == 0:
-        return P.PR_BAD_SYMBOL
-    if t in (1, 3) and qty == 0:
-        return P.PR_BAD_QUANTITY
-    if t in (1, 3) and price < 0:
-        return P.PR_BAD_PRICE
-    if clid == 0:
-        return P.PR_BAD_CLIENT_ORDER_ID
-    if t in (2, 3) and slot == 0:
-        return P.PR_BAD_ORIG_ID
-    return 0
-
-
 # order-like messages (session types excluded: they change the session's state)
 order_like = st.one_of(
     st.binary(min_size=32, max_size=32).filter(lambda b: b[0] not in P.SESSION_TYPES),

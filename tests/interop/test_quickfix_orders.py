@@ -15,8 +15,6 @@ from tandem.demo import cli
 from tests.e2e.venue_testkit import Rig
 from tests.interop.test_quickfix import assert_clean
 from venues.config import DEFAULT_VENUES
-from venues.protocols import ouch42 as ouch
-from venues.soup_client import SoupClient
 
 pytestmark = pytest.mark.interop
 
@@ -56,13 +54,8 @@ def test_quickfix_orders_fills_replace_cancel(qf, tmp_path, begin):
         assert (new.get_str(150), new.get_str(151), new.get_str(14), new.get_str(1)) == ("0", "300", "0", account)
         assert (new.get_str(20) == "0") == (begin == "FIX.4.2")      # ExecTransType: 4.2 only
         # another firm sells 100 into the order at the venue
-        other = SoupClient("127.0.0.1", int(rig.stack.paths["XNAS"].read_text().split("\nport = ")[1].split()[0]),
-                           "OTHR01", "other")
-        other.connect(1)
-        other.send([ouch.encode_enter_order(
-            order_token="S1", side="S", shares=100, stock="AAA", price=ouch.price_to_ouch(PX), time_in_force=0,
-            firm="OTHR", display="Y", capacity="A", intermarket_sweep="N", minimum_quantity=0, cross_type="N",
-            customer_type=" ")])
+        other = rig.other_firm()
+        other.order("S1", "S", 100, PX)
         fill = ers(order.clordid, "1")
         assert fill.get_str(150) == ("F" if begin == "FIX.4.4" else "1")
         assert (fill.get_str(32), fill.get_str(31), fill.get_str(151), fill.get_str(14)) == ("100", "100", "200", "100")
@@ -76,7 +69,7 @@ def test_quickfix_orders_fills_replace_cancel(qf, tmp_path, begin):
         bad = c.new_order("ZZZ", "1", 10, "1", account=account)
         rej = ers(bad.clordid, "8")
         assert rej.get_str(58) == "unknown symbol"
-        other.logout()
+        other.close()
         c.stop()
         assert_clean(c)
     finally:
