@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from perf import book, core, replication, trading, venues
+from perf import book, core, gateways, replication, trading, venues
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
@@ -26,7 +26,7 @@ def main(argv=None) -> int:
 
     figures = []
     benches = (core.BENCHMARKS + book.BENCHMARKS + trading.BENCHMARKS + venues.BENCHMARKS
-               + replication.BENCHMARKS)
+               + replication.BENCHMARKS + gateways.BENCHMARKS)
     for bench in benches:
         print(f"running {bench.__name__} ...", file=sys.stderr, flush=True)
         figures.extend(bench(args.commands))
