@@ -107,7 +107,10 @@ class BinaryGateway:
         self.by_client = {s.config.client_id: s for s, _ in self.sessions.values()}
         self.writers: dict[int, asyncio.StreamWriter] = {}
         self.link = CoreLink(cfg, aeron, [s.config.source_id for s, _ in self.sessions.values()])
-        self.meta = lmdb.open(str(settings["store_dir"] / "gateway.lmdb"), map_size=1 << 24, subdir=True)
+        # sync=False: the note must survive this process, not the host (the responses'
+        # store and the journal cover a host)
+        self.meta = lmdb.open(str(settings["store_dir"] / "gateway.lmdb"), map_size=1 << 24, subdir=True,
+                              sync=False)
         self.out_seq = self._load_out_seq()
 
     def _load_out_seq(self) -> int:
@@ -150,6 +153,7 @@ class BinaryGateway:
         cmds = session.take_commands()
         if len(cmds):
             self.link.submit(session.config.source_id, cmds)
+            self.link.flush()   # now, not at the pump's next turn: that is a millisecond per order
 
     def _session_events(self, session: BinarySession, extra) -> None:
         for ev in session.take_events():

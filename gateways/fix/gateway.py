@@ -122,6 +122,7 @@ class OrderGateway:
         with self.meta.begin(write=True, db=self.seqmap) as txn:
             txn.put(struct.pack("<IQ", s.source_id, next_seq), struct.pack("<Q", msg.get_int(34)))
         self.link.submit(s.source_id, cmd)
+        self.link.flush()   # now, not at the pump's next turn
 
     # ------------------------------------------------------------ to clients
     def _deliver(self, events: np.ndarray) -> None:
