@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from sequencer import records as R
 from sequencer.replay import restore
 from tandem import config as config_mod
 from tandem import topology
+from tandem.counters import SEQUENCER, Counters
 from tandem.demo import cli, write_config
 from tandem.venue_stack import Client, VenueStack
 from venues.config import DEFAULT_VENUES
@@ -41,8 +43,20 @@ class Rig:
 
     def start(self):
         self.client.reference_data(self.symbols, self.prices, self.venues)
+        self.wait_sequenced(1)
         self.stack.start()
         return self
+
+    def wait_sequenced(self, seq: int, timeout_s: float = 600.0) -> None:
+        """Until the sequencer has processed ``seq``: on a fresh machine its first batch
+        waits for Numba to compile the kernels (a minute or more), which no test's reply
+        timeout should have to cover."""
+        path = Path(self.cfg["run_dir"]) / "sequencer.counters"
+        deadline = time.monotonic() + timeout_s
+        while not (path.exists() and Counters(path, SEQUENCER, create=False).get("last_seq") >= seq):
+            if time.monotonic() > deadline or self.sequencer.poll() is not None:
+                raise RuntimeError(f"the sequencer did not process seq {seq}; see {self.tmp / 'sequencer.log'}")
+            time.sleep(0.05)
 
     def close(self):
         self.stack.stop()

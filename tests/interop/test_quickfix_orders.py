@@ -37,6 +37,7 @@ def test_quickfix_orders_fills_replace_cancel(qf, tmp_path, begin):
     target, account, client_id, _ = SESSION[begin]
     rig = Rig(tmp_path, {"AAA": 1}, {"AAA": PX}, venues=[XNAS])
     rig.client.reference_data({"AAA": 1}, {"AAA": PX}, [XNAS], clients=2)
+    rig.wait_sequenced(1)
     rig.stack.start()
     gw = subprocess.Popen(cli("gateway", "fix", "--config", str(gateway_config(tmp_path)), "--core-config",
                               str(rig.cfg_path)), stdout=subprocess.PIPE, stderr=rig.stack.logs, text=True)
