@@ -131,19 +131,33 @@ def _check_account(msg: FixMessage, s: SessionInfo) -> None:
         raise Refusal(OTHER, 1, "account not allowed on this session", business=True)
 
 
+def _start(dtype, rtype: int, version: int, msg: FixMessage, orig: bool):
+    """A zeroed command with the fields every request names: ClOrdID (OrigClOrdID for a
+    cancel or replace), Symbol, Side."""
+    raw = R.new_commands(1)
+    c = raw.view(dtype)[0]
+    c["type"], c["version"] = rtype, version
+    _ascii_into(c["cl_ord_id"], msg, 11, R.CLORD_LEN, "ClOrdID")
+    if orig:
+        _ascii_into(c["orig_cl_ord_id"], msg, 41, R.CLORD_LEN, "OrigClOrdID")
+    _ascii_into(c["symbol"], msg, 55, R.SYMBOL_LEN, "Symbol")
+    c["side"] = _choice(msg, 54, "Side", SIDES)
+    return raw, c
+
+
+def _terms(c, msg: FixMessage) -> None:
+    """Quantity, order type, price (limit orders) and time in force of an order."""
+    c["qty"] = _qty(msg)
+    c["ord_type"] = _choice(msg, 40, "OrdType", ORD_TYPES)
+    if c["ord_type"] == R.ORD_LIMIT:
+        c["price"] = price8(_get(msg, 44, "Price"))
+    c["tif"] = _choice(msg, 59, "TimeInForce", TIFS, default=R.TIF_DAY)
+
+
 def new_order(msg: FixMessage, s: SessionInfo) -> np.ndarray:
     """NewOrderSingle → one NewOrder command (version 2), or ``Refusal``."""
-    raw = R.new_commands(1)
-    o = raw.view(R.NewOrder)[0]
-    o["type"], o["version"] = R.NEW_ORDER, 2
-    _ascii_into(o["cl_ord_id"], msg, 11, R.CLORD_LEN, "ClOrdID")
-    _ascii_into(o["symbol"], msg, 55, R.SYMBOL_LEN, "Symbol")
-    o["side"] = _choice(msg, 54, "Side", SIDES)
-    o["qty"] = _qty(msg)
-    o["ord_type"] = _choice(msg, 40, "OrdType", ORD_TYPES)
-    if o["ord_type"] == R.ORD_LIMIT:
-        o["price"] = price8(_get(msg, 44, "Price"))
-    o["tif"] = _choice(msg, 59, "TimeInForce", TIFS, default=R.TIF_DAY)
+    raw, o = _start(R.NewOrder, R.NEW_ORDER, 2, msg, orig=False)
+    _terms(o, msg)
     if s.begin_string == "FIX.4.2":
         _get(msg, 21, "HandlInst")
     _get(msg, 60, "TransactTime")
@@ -166,31 +180,15 @@ def new_order(msg: FixMessage, s: SessionInfo) -> np.ndarray:
 
 
 def cancel(msg: FixMessage, s: SessionInfo) -> np.ndarray:
-    raw = R.new_commands(1)
-    c = raw.view(R.Cancel)[0]
-    c["type"], c["version"] = R.CANCEL, 1
-    _ascii_into(c["cl_ord_id"], msg, 11, R.CLORD_LEN, "ClOrdID")
-    _ascii_into(c["orig_cl_ord_id"], msg, 41, R.CLORD_LEN, "OrigClOrdID")
-    _ascii_into(c["symbol"], msg, 55, R.SYMBOL_LEN, "Symbol")
-    c["side"] = _choice(msg, 54, "Side", SIDES)
+    raw, c = _start(R.Cancel, R.CANCEL, 1, msg, orig=True)
     _check_account(msg, s)
     c["client_id"] = s.client_id
     return raw
 
 
 def replace(msg: FixMessage, s: SessionInfo) -> np.ndarray:
-    raw = R.new_commands(1)
-    r = raw.view(R.Replace)[0]
-    r["type"], r["version"] = R.REPLACE, 1
-    _ascii_into(r["cl_ord_id"], msg, 11, R.CLORD_LEN, "ClOrdID")
-    _ascii_into(r["orig_cl_ord_id"], msg, 41, R.CLORD_LEN, "OrigClOrdID")
-    _ascii_into(r["symbol"], msg, 55, R.SYMBOL_LEN, "Symbol")
-    r["side"] = _choice(msg, 54, "Side", SIDES)
-    r["qty"] = _qty(msg)
-    r["ord_type"] = _choice(msg, 40, "OrdType", ORD_TYPES)
-    if r["ord_type"] == R.ORD_LIMIT:
-        r["price"] = price8(_get(msg, 44, "Price"))
-    r["tif"] = _choice(msg, 59, "TimeInForce", TIFS, default=R.TIF_DAY)
+    raw, r = _start(R.Replace, R.REPLACE, 1, msg, orig=True)
+    _terms(r, msg)
     _check_account(msg, s)
     r["client_id"] = s.client_id
     return raw
