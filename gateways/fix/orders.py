@@ -199,7 +199,12 @@ TRANSLATE = {"D": new_order, "F": cancel, "G": replace}
 
 # ------------------------------------------------------------------ out
 def _px(v: int) -> str:
-    return str(Decimal(int(v)) / R.PRICE_SCALE)
+    """A fixed-point price as FIX's decimal: no exponent (Decimal would write 1E-8),
+    no trailing zeros."""
+    v = int(v)
+    whole, frac = divmod(abs(v), R.PRICE_SCALE)
+    text = f"{whole}.{frac:08d}".rstrip("0").rstrip(".")
+    return "-" + text if v < 0 else text
 
 
 def _text(field) -> str:

@@ -123,3 +123,11 @@ def test_any_application_message_is_a_record_or_a_refusal(msg_type, session, fie
         assert r.tag in _TAGS and r.text
         return
     assert len(raw) == 1 and R.header(raw)["type"][0] in (R.NEW_ORDER, R.CANCEL, R.REPLACE)
+
+
+@pytest.mark.parametrize("fixed, text", [(1, "0.00000001"), (5_000_000, "0.05"), (100_000_000, "1"),
+                                         (10_050_000_000, "100.5"), (0, "0"), (12_345_678_901, "123.45678901")])
+def test_prices_are_plain_decimals(fixed, text):
+    """FIX prices never use an exponent (Decimal's str writes 1E-8)."""
+    from gateways.fix.orders import _px
+    assert _px(fixed) == text
