@@ -20,6 +20,7 @@ import struct
 from pathlib import Path
 
 import lmdb
+import numpy as np
 
 __all__ = ["SessionStore", "MemoryStore", "LmdbStore"]
 
@@ -39,6 +40,13 @@ class SessionStore:
     def store_sent(self, seq: int, raw: bytes) -> None:
         """Keep a sent message and make ``seq + 1`` the next to send (one step)."""
         raise NotImplementedError
+
+    def store_sent_many(self, first_seq: int, raw: bytes, ends) -> None:
+        """Keep messages ``raw[ends[k-1]:ends[k]]`` numbered from ``first_seq`` (one step)."""
+        start = 0
+        for k, end in enumerate(ends):
+            self.store_sent(first_seq + k, raw[start:int(end)])
+            start = int(end)
 
     def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         """Stored messages with begin <= seq <= end, in order (end 0: no upper bound)."""
@@ -88,7 +96,12 @@ _Q = struct.Struct(">Q")   # big-endian keys sort by sequence number
 
 
 class LmdbStore(SessionStore):
-    """Sequence numbers in a ``meta`` database, messages in ``sent`` keyed by big-endian seq.
+    """Sequence numbers in a ``meta`` database; sent messages in ``sent_batches``, one
+    entry per batch stored together (a single ``store_sent`` is a batch of one), keyed by
+    the big-endian MsgSeqNum of its first message: the value is the message count (u32),
+    each message's end offset (u32 each) and the messages. One entry per batch keeps the
+    order gateway's cost per report free of LMDB calls; a resend reads the batches that
+    cover the range asked for.
 
     ``fsync``: ``"always"`` syncs every commit to disk; ``"batch"`` (default, like the
     journal's policy) commits to the page cache, which survives the process (SIGKILL
@@ -103,7 +116,7 @@ class LmdbStore(SessionStore):
         path.mkdir(parents=True, exist_ok=True)
         self.env = lmdb.open(str(path), map_size=map_size, subdir=True, max_dbs=2, sync=fsync == "always")
         self._meta = self.env.open_db(b"meta")
-        self._sent = self.env.open_db(b"sent")
+        self._sent = self.env.open_db(b"sent_batches")
         self._dirty = False
         with self.env.begin(write=True) as txn:
             for key in (_SENDER, _TARGET):
@@ -132,10 +145,16 @@ class LmdbStore(SessionStore):
         self._put_seq(_TARGET, seq)
 
     def store_sent(self, seq: int, raw: bytes) -> None:
+        self.store_sent_many(seq, raw, np.array([len(raw)], np.uint32))
+
+    def store_sent_many(self, first_seq: int, raw: bytes, ends) -> None:
+        ends = np.asarray(ends, np.uint32)
+        value = struct.pack("<I", len(ends)) + ends.astype("<u4").tobytes() + bytes(raw)
+        nxt = _check(first_seq) + len(ends)
         with self.env.begin(write=True) as txn:
-            txn.put(_Q.pack(_check(seq)), bytes(raw), db=self._sent)
-            txn.put(_SENDER, _Q.pack(seq + 1), db=self._meta)
-        self._seq[_SENDER] = seq + 1
+            txn.put(_Q.pack(first_seq), value, db=self._sent)
+            txn.put(_SENDER, _Q.pack(nxt), db=self._meta)
+        self._seq[_SENDER] = nxt
         self._dirty = True
 
     def flush(self) -> None:
@@ -147,13 +166,24 @@ class LmdbStore(SessionStore):
         out = []
         with self.env.begin() as txn:
             cur = txn.cursor(db=self._sent)
-            if not cur.set_range(_Q.pack(max(begin, 0))):
-                return out
+            # the batch holding ``begin`` starts at or before it
+            found = cur.set_range(_Q.pack(max(begin, 0)))
+            if not found or _Q.unpack(cur.key())[0] > begin:
+                if not (cur.prev() if found else cur.last()):
+                    cur.first()
             for key, value in cur:
-                seq = _Q.unpack(key)[0]
-                if end and seq > end:
+                first = _Q.unpack(key)[0]
+                if end and first > end:
                     break
-                out.append((seq, bytes(value)))
+                count = struct.unpack_from("<I", value)[0]
+                ends = np.frombuffer(value, "<u4", count, 4).tolist()
+                body = bytes(value[4 + 4 * count:])
+                start = 0
+                for k, stop in enumerate(ends):
+                    seq = first + k
+                    if seq >= begin and (not end or seq <= end):
+                        out.append((seq, body[start:stop]))
+                    start = stop
         return out
 
     def reset(self) -> None:

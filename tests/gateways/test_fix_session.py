@@ -463,6 +463,19 @@ def test_store_interface(kind, tmp_path):
     st.close()
 
 
+@pytest.mark.parametrize("kind", ["memory", "lmdb"])
+def test_store_keeps_batches_and_serves_any_range_across_them(kind, tmp_path):
+    st = MemoryStore() if kind == "memory" else LmdbStore(tmp_path / "s")
+    st.store_sent(1, b"a")
+    st.store_sent_many(2, b"bbcccd", [2, 5, 6])      # 2: bb, 3: ccc, 4: d
+    st.store_sent_many(5, b"ee", [1, 2])             # 5: e, 6: e
+    assert st.next_sender_seq == 7
+    assert st.get_sent(1, 0) == [(1, b"a"), (2, b"bb"), (3, b"ccc"), (4, b"d"), (5, b"e"), (6, b"e")]
+    assert st.get_sent(3, 5) == [(3, b"ccc"), (4, b"d"), (5, b"e")]
+    assert st.get_sent(4, 4) == [(4, b"d")] and st.get_sent(6, 9) == [(6, b"e")] and st.get_sent(7, 0) == []
+    st.close()
+
+
 def test_lmdb_store_survives_a_restart_and_serves_resends(tmp_path):
     d = tmp_path / "CLIENT-VENUE"
     s = logged_on(store=LmdbStore(d))
