@@ -320,6 +320,13 @@ class FixFramer:
         del buf[:pos]
         return out
 
+    def take_buffer(self) -> bytes:
+        """The bytes held back (an incomplete message), removed from the framer: a batch
+        reader frames them itself with what comes next and hands back what it cannot."""
+        out = bytes(self._buf)
+        self._buf.clear()
+        return out
+
     @property
     def buffered(self) -> int:
         return len(self._buf)

@@ -13,8 +13,9 @@ connection that had logged on, disconnect and — for sessions with
 client's open orders.
 
 Restart, with the journal as the truth:
-- inbound: before publishing a command the gateway notes, in ``store_dir/gateway.lmdb``,
-  which MsgSeqNum it came from. At start each session's expected incoming MsgSeqNum is
+- inbound: before publishing commands the gateway notes, in ``store_dir/gateway.lmdb``,
+  which MsgSeqNums they came from (one note per run of consecutive ones: the batch path
+  publishes a read's worth of orders at once). At start each session's expected incoming MsgSeqNum is
   set back to one past the message of the last command the journal holds, so the
   client's next Logon shows a gap, the session asks for a resend, and whatever the old
   process received but the sequencer never journaled comes again (PossDup) and is
@@ -41,12 +42,15 @@ from gateways.core import CoreLink, catch_up
 from gateways.fix import orders as O
 from gateways.fix.acceptor import FixAcceptor, run
 from gateways.fix.codec import FixMessage
+from gateways.fix.report_encoder import encodable, encode_reports
 from sequencer import records as R
 from tandem import topology
 
 log = logging.getLogger(__name__)
 
 _BUSINESS_REJECT_UNSUPPORTED = 3
+_RUN_KEY = struct.Struct(">IQ")      # (source id, first source seq): big-endian, so keys sort
+_RUN_VALUE = struct.Struct("<QQ")    # (first MsgSeqNum, count)
 
 
 def session_event(event: int, source_id: int, client_id: int) -> np.ndarray:
@@ -70,7 +74,7 @@ class OrderGateway:
         # the client's own store cover a host).
         self.meta = lmdb.open(str(Path(acceptor.config.store_dir) / "gateway.lmdb"), map_size=1 << 30,
                               subdir=True, max_dbs=2, sync=False)
-        self.seqmap = self.meta.open_db(b"seqmap")
+        self.runs = self.meta.open_db(b"msgseq_runs")
         self.out_seq = self._get(b"out_seq")
 
     def _get(self, key: bytes, db=None) -> int:
@@ -78,11 +82,30 @@ class OrderGateway:
             v = txn.get(key)
         return struct.unpack("<Q", v)[0] if v else 0
 
+    def _note_run(self, source_id: int, first_msg_seq: int, count: int) -> None:
+        """Commands ``seq+1 .. seq+count`` of this source come from MsgSeqNums
+        ``first_msg_seq ..``, one each: one note per run."""
+        key = _RUN_KEY.pack(source_id, self.link.seq[source_id] + 1)
+        with self.meta.begin(write=True, db=self.runs) as txn:
+            txn.put(key, _RUN_VALUE.pack(first_msg_seq, count))
+
+    def _msg_seq_of(self, source_id: int, source_seq: int) -> int:
+        """The MsgSeqNum command ``source_seq`` came from (0 if no note has it)."""
+        with self.meta.begin(db=self.runs) as txn:
+            cur = txn.cursor()
+            found = cur.set_range(_RUN_KEY.pack(source_id, source_seq))
+            if not found or cur.key() != _RUN_KEY.pack(source_id, source_seq):
+                if not (cur.prev() if found else cur.last()):
+                    return 0
+            source, first = _RUN_KEY.unpack(cur.key())
+            msg_seq, count = _RUN_VALUE.unpack(cur.value())
+        return msg_seq + source_seq - first if source == source_id and source_seq < first + count else 0
+
     def start(self) -> None:
         seqs = self.link.start()
         for key, spec in self.specs.items():
             last = seqs[spec.source_id]
-            msg_seq = self._get(struct.pack("<IQ", spec.source_id, last), self.seqmap) if last else 0
+            msg_seq = self._msg_seq_of(spec.source_id, last) if last else 0
             store = self.acc.links[key].session.store
             if store.next_target_seq > msg_seq + 1:
                 log.info("session %s: asking again from MsgSeqNum %d (the journal has up to %d)", key,
@@ -118,31 +141,49 @@ class OrderGateway:
             else:
                 self.acc.reject(key, msg, r.reason, r.tag, r.text)
             return
-        next_seq = self.link.seq[s.source_id] + 1
-        with self.meta.begin(write=True, db=self.seqmap) as txn:
-            txn.put(struct.pack("<IQ", s.source_id, next_seq), struct.pack("<Q", msg.get_int(34)))
-        self.link.submit(s.source_id, cmd)
+        self.on_commands(key, cmd, msg.get_int(34), now)
+
+    def on_commands(self, key: str, commands: np.ndarray, first_msg_seq: int, now: float) -> None:
+        """Commands from consecutive MsgSeqNums from ``first_msg_seq`` (the acceptor's
+        batch path gives whole runs; ``on_app`` one)."""
+        source = self.specs[key].source_id
+        self._note_run(source, first_msg_seq, len(commands))
+        self.link.submit(source, commands)
         self.link.flush()   # now, not at the pump's next turn
 
     # ------------------------------------------------------------ to clients
     def _deliver(self, events: np.ndarray) -> None:
+        """Reports to their sessions, in order per session: runs of ExecReports the batch
+        encoder takes in one go, the rest one by one."""
         if not len(events):
             return
         hdr = R.header(events)
-        er, cr = events.view(R.ExecReport), events.view(R.CancelReject)
-        for i in range(len(events)):
-            is_er = int(hdr["type"][i]) == R.EXEC_REPORT
-            key = self.by_client.get(int(er["client_id"][i] if is_er else cr["client_id"][i]))
-            if key is None:
-                continue
-            s = self.specs[key]
-            if is_er:
-                self.acc.send_app(key, "8", O.execution_report(er[i], s.begin_string, s.account))
-            else:
-                self.acc.send_app(key, "9", O.cancel_reject(cr[i]))
+        is_er = hdr["type"] == R.EXEC_REPORT
+        clients = np.where(is_er, events.view(R.ExecReport)["client_id"], events.view(R.CancelReject)["client_id"])
+        batch = is_er & encodable(events)
+        for client in np.unique(clients).tolist():
+            key = self.by_client.get(client)
+            if key is not None:
+                mine = events[clients == client]
+                self._send_reports(key, mine, batch[clients == client], is_er[clients == client])
         self.out_seq = int(hdr["seq"][-1])
         with self.meta.begin(write=True) as txn:
             txn.put(b"out_seq", struct.pack("<Q", self.out_seq))
+
+    def _send_reports(self, key: str, events: np.ndarray, batch: np.ndarray, is_er: np.ndarray) -> None:
+        s = self.specs[key]
+        cuts = [0, *(np.flatnonzero(np.diff(batch.astype(np.int8))) + 1).tolist(), len(events)]
+        for a, b in zip(cuts, cuts[1:]):
+            if batch[a]:
+                self.acc.send_encoded(key, lambda seq, stamp: encode_reports(
+                    events[a:b], s.begin_string, s.sender_comp_id, s.target_comp_id, s.account, seq, stamp))
+                continue
+            for i in range(a, b):
+                if is_er[i]:
+                    self.acc.send_app(key, "8", O.execution_report(events[i:i + 1].view(R.ExecReport)[0],
+                                                                   s.begin_string, s.account))
+                else:
+                    self.acc.send_app(key, "9", O.cancel_reject(events[i:i + 1].view(R.CancelReject)[0]))
 
     async def pump(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -240,6 +240,33 @@ class FixSession:
         """Send (or, while not logged on, only store) an application message; its MsgSeqNum."""
         return self._send(msg_type, fields, now, write=self._state == _ACTIVE)
 
+    # ------------------------------------------------------------------ the batch path
+    def take_in_sequence(self, first_seq: int, count: int, now: float) -> bool:
+        """Consume MsgSeqNums ``first_seq .. first_seq+count-1`` of application messages
+        whose header checks a batch decoder has done (``order_decoder``), if they are
+        exactly the next expected ones on an active session with no resend outstanding;
+        otherwise change nothing and return False (the messages then go one by one
+        through ``on_message``)."""
+        if self._state != _ACTIVE or self._resend_until is not None or self.store.next_target_seq != first_seq:
+            return False
+        self._last_recv = now
+        self._test_sent_at = None
+        self.store.set_next_target_seq(first_seq + count)
+        return True
+
+    def next_header(self) -> tuple[int, str]:
+        """(MsgSeqNum, SendingTime) for a batch of messages encoded outside the session."""
+        return self.store.next_sender_seq, self._stamp()
+
+    def send_encoded(self, first_seq: int, raw: bytes, ends, now: float) -> None:
+        """Application messages encoded outside the session (``report_encoder``) with
+        MsgSeqNums from ``first_seq`` (``next_header``): stored, and written if logged on."""
+        if first_seq != self.store.next_sender_seq:
+            raise ValueError(f"batch starts at MsgSeqNum {first_seq}, the next is {self.store.next_sender_seq}")
+        self.store.store_sent_many(first_seq, raw, ends)
+        if self._state == _ACTIVE:
+            self._write(raw, now)
+
     def reject(self, msg: FixMessage, reason: int, tag: int | None = None, text: str | None = None,
                now: float = 0.0) -> None:
         """Session-level Reject (35=3) of a received message (e.g. an application message
