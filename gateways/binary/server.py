@@ -103,7 +103,8 @@ class BinaryGateway:
         self.sessions = {}
         for s in sessions:
             c = s["config"]
-            store = LmdbStore(settings["store_dir"] / f"session-{c.source_id}")
+            # synced every tick, not per batch: an fsync per batch was most of an order's round trip
+            store = LmdbStore(settings["store_dir"] / f"session-{c.source_id}", sync=False)
             self.sessions[c.api_key.encode("ascii").ljust(P.API_KEY_LEN, b"\0")] = (BinarySession(c, store), s)
         self.by_client = {s.config.client_id: s for s, _ in self.sessions.values()}
         self.writers: dict[int, asyncio.StreamWriter] = {}
@@ -174,12 +175,13 @@ class BinaryGateway:
             self._deliver(events)
             sent = self.link.flush()
             now = time.monotonic()
-            if now - last_tick > 0.2:
+            if now - last_tick > 0.1:
                 last_tick = now
                 for session, extra in self.sessions.values():
                     session.tick(now)
                     self._write(session)
                     self._session_events(session, extra)
+                    session.store.flush()
             await asyncio.sleep(0 if len(events) or sent else 0.0005)
 
     # ------------------------------------------------------------ connections

@@ -42,6 +42,9 @@ class ResponseStore:
     def reset(self) -> None:
         raise NotImplementedError
 
+    def flush(self) -> None:
+        """Make what was appended durable (a store that syncs in batches does it here)."""
+
     def close(self) -> None:
         pass
 
@@ -84,7 +87,11 @@ class LmdbStore(ResponseStore):
     (big-endian), so a range read starts at the batch holding ``begin``."""
 
     def __init__(self, directory, map_size: int = 1 << 32, sync: bool = True) -> None:
+        """``sync=False``: commits reach the page cache (they survive the process, SIGKILL
+        included) and ``flush()`` syncs them to disk, which the gateway does every tick,
+        as the FIX stores do."""
         path = Path(directory)
+        self._dirty = False
         path.mkdir(parents=True, exist_ok=True)
         self.env = lmdb.open(str(path), map_size=map_size, subdir=True, max_dbs=2, sync=sync)
         self._meta = self.env.open_db(b"meta")
@@ -107,6 +114,12 @@ class LmdbStore(ResponseStore):
             txn.put(_Q.pack(first_seq), bytes(raw), db=self._responses)
             txn.put(_NEXT, _Q.pack(nxt), db=self._meta)
         self._next = nxt
+        self._dirty = True
+
+    def flush(self) -> None:
+        if self._dirty:
+            self.env.sync(True)
+            self._dirty = False
 
     def get(self, begin: int, end: int) -> bytes:
         begin, end = max(begin, 1), min(end, self._next)
@@ -135,4 +148,5 @@ class LmdbStore(ResponseStore):
         self._next = 1
 
     def close(self) -> None:
+        self.flush()
         self.env.close()
