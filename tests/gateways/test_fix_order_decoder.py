@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateways.fix import orders as O
-from gateways.fix.codec import parse
+from gateways.fix.codec import checksum, parse
 from gateways.fix.order_decoder import NEED_MORE, NOT_FRAMED, OrderDecoder
 from gateways.fix.session import ACCEPTOR, FixSession, SessionConfig
 from gateways.fix.store import MemoryStore
@@ -193,3 +193,20 @@ def test_commands_are_raw_records():
     o = c.view(O.R.NewOrder)[0]
     assert bytes(o["cl_ord_id"]).rstrip(b"\0") == b"77" and o["qty"] == 100 and o["price"] == 10_50000000
     assert np.all(c.view(O.R.NewOrder)["client_id"] == CLIENT)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=40), st.sampled_from([b"8=FIX.4.4\x01", b"9=", b"35=D\x01", b"\x01",
+                                                                   b"10=", raw("FIX.4.4", "D", order(1))])),
+                max_size=12))
+def test_any_bytes_are_framed_or_left_to_the_framer(chunks):
+    """Arbitrary bytes: decode never raises, and what it frames is whole messages from the start."""
+    buf = b"".join(chunks)
+    d = decoder()
+    count, used, status = d.decode(buf, 1, now_us())
+    assert 0 <= used <= len(buf) and status in (NEED_MORE, NOT_FRAMED)
+    assert count == 0 or (d.starts[0] == 0 and d.ends[count - 1] == used)
+    for i in range(count):                        # each one a whole message, summed right
+        m = buf[d.starts[i]:d.ends[i]]
+        assert m.startswith(b"8=FIX") and m[-8:-4] == b"\x0110=" and checksum(m[:-7]) == m[-4:-1]
+        assert i == 0 or d.starts[i] == d.ends[i - 1]
