@@ -19,6 +19,7 @@ journal after a restart (``catch_up``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -31,6 +32,14 @@ from tandem.producer import Outbox, resend_unconfirmed
 from journal.reader import batches_if_any
 
 log = logging.getLogger(__name__)
+
+# The pump polls the outbound stream from the event loop. Right after work (a command
+# submitted, reports delivered) it polls on every turn of the loop, since a report is
+# usually a few hundred µs behind its order; after HOT_S without work it polls once every
+# IDLE_POLL_S. Event loops count time in milliseconds: uvloop turns a shorter sleep into
+# no sleep at all, which kept an idle gateway spinning a whole core.
+HOT_S = 0.01
+IDLE_POLL_S = 0.001
 
 CLIENT_EVENTS = (R.EXEC_REPORT, R.CANCEL_REJECT)
 
@@ -69,6 +78,7 @@ class CoreLink:
         self.incarnations = 0
         self._resend_wanted = False
         self.submitted = 0
+        self._last_work = 0.0
 
     def start(self) -> dict[int, int]:
         """Open the streams (outputs first, so nothing falls between them and the
@@ -95,6 +105,7 @@ class CoreLink:
         self.outbox[source_id].add(raw)
         self.pub.enqueue(raw)
         self.submitted += len(raw)
+        self._last_work = time.monotonic()
 
     def poll(self) -> np.ndarray:
         """New client events (ExecReport / CancelReject) from the outbound stream."""
@@ -114,6 +125,13 @@ class CoreLink:
             n = resend_unconfirmed(self.pub, self.outbox.values())
             log.warning("new sequencer incarnation: re-sent %d unconfirmed commands", n)
         return self.pub.flush()
+
+    async def pause(self, worked: bool) -> None:
+        """The pump's wait before its next poll (see HOT_S)."""
+        now = time.monotonic()
+        if worked:
+            self._last_work = now
+        await asyncio.sleep(0 if now - self._last_work < HOT_S else IDLE_POLL_S)
 
     @property
     def pending(self) -> int:

@@ -182,7 +182,7 @@ class BinaryGateway:
                     self._write(session)
                     self._session_events(session, extra)
                     session.store.flush()
-            await asyncio.sleep(0 if len(events) or sent else 0.0005)
+            await self.link.pause(bool(len(events) or sent))
 
     # ------------------------------------------------------------ connections
     async def serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -190,7 +190,7 @@ class OrderGateway:
             events = self.link.poll()
             self._deliver(events)
             sent = self.link.flush()
-            await asyncio.sleep(0 if len(events) or sent else 0.0005)
+            await self.link.pause(bool(len(events) or sent))
 
     def close(self) -> None:
         self.link.flush()
