@@ -42,22 +42,20 @@ for _i, _t in enumerate(_READ):
 for _t in DATA_FIELDS:                    # a message with data fields goes the Python way
     TAG_SLOT[_t] = _SLOW
 
-_NO, _CA, _RE = R.NewOrder.fields, R.Cancel.fields, R.Replace.fields
-
-
 def _off(dtype, name: str) -> int:
     return dtype.fields[name][1]
 
 
 # command field offsets (frozen into the kernel as constants)
 NO_CLIENT, NO_PRICE, NO_QTY = _off(R.NewOrder, "client_id"), _off(R.NewOrder, "price"), _off(R.NewOrder, "qty")
-NO_SIDE, NO_ORD_TYPE, NO_TIF = _off(R.NewOrder, "side"), _off(R.NewOrder, "ord_type"), _off(R.NewOrder, "tif")
+NO_SIDE, RE_SIDE = _off(R.NewOrder, "side"), _off(R.Replace, "side")
+for _dt in (R.NewOrder, R.Replace):      # _terms writes side, ord_type, tif as adjacent bytes
+    assert _off(_dt, "ord_type") == _off(_dt, "side") + 1 and _off(_dt, "tif") == _off(_dt, "side") + 2
 NO_VENUE, NO_CLORD, NO_SYMBOL = _off(R.NewOrder, "venue_id"), _off(R.NewOrder, "cl_ord_id"), _off(R.NewOrder, "symbol")
 NO_ACCOUNT, NO_STRATEGY = _off(R.NewOrder, "account"), _off(R.NewOrder, "strategy")
 CA_CLIENT, CA_SIDE, CA_CLORD = _off(R.Cancel, "client_id"), _off(R.Cancel, "side"), _off(R.Cancel, "cl_ord_id")
 CA_ORIG, CA_SYMBOL = _off(R.Cancel, "orig_cl_ord_id"), _off(R.Cancel, "symbol")
 RE_CLIENT, RE_PRICE, RE_QTY = _off(R.Replace, "client_id"), _off(R.Replace, "price"), _off(R.Replace, "qty")
-RE_SIDE, RE_ORD_TYPE, RE_TIF = _off(R.Replace, "side"), _off(R.Replace, "ord_type"), _off(R.Replace, "tif")
 RE_CLORD, RE_ORIG, RE_SYMBOL = _off(R.Replace, "cl_ord_id"), _off(R.Replace, "orig_cl_ord_id"), _off(R.Replace, "symbol")
 CLORD_LEN, SYMBOL_LEN = R.CLORD_LEN, R.SYMBOL_LEN
 NEW_ORDER, CANCEL, REPLACE = R.NEW_ORDER, R.CANCEL, R.REPLACE
@@ -199,6 +197,27 @@ def _put(out, row, off, value, nbytes):
 def _copy(out, row, off, buf, s, e):
     for k in range(e - s):
         out[row, off + k] = buf[s + k]
+
+
+@numba.njit(cache=True, inline="always")
+def _command(out, row, rtype, version, client_off, client_id, clord_off, orig_off, symbol_off, buf, vs, ve):
+    """A zeroed command of ``rtype`` with the client and the ids every request names."""
+    out[row, :] = 0
+    _put(out, row, 0, rtype, 2)
+    _put(out, row, 2, version, 2)
+    _put(out, row, client_off, client_id, 4)
+    _copy(out, row, clord_off, buf, vs[T11], ve[T11])
+    if orig_off >= 0:
+        _copy(out, row, orig_off, buf, vs[T41], ve[T41])
+    _copy(out, row, symbol_off, buf, vs[T55], ve[T55])
+
+
+@numba.njit(cache=True, inline="always")
+def _terms(out, row, price_off, qty_off, side_off, price, qty, side, ord_type, tif):
+    """Price, quantity, then side, order type and time in force (adjacent bytes in both records)."""
+    _put(out, row, price_off, price, 8)
+    _put(out, row, qty_off, qty, 8)
+    out[row, side_off], out[row, side_off + 1], out[row, side_off + 2] = side, ord_type, tif
 
 
 @numba.njit(cache=True)
@@ -357,39 +376,18 @@ def _decode(buf, n, begin, theirs, ours, account, fix42, client_id, expected_seq
                 if sv < 0 or sv >= len(strategy_of) or strategy_of[sv] == 0 or vs[T168] >= 0 or vs[T126] >= 0:
                     continue
                 strategy = strategy_of[sv]
-            out[i - 1, :] = 0
-            _put(out, i - 1, 0, NEW_ORDER, 2)
-            _put(out, i - 1, 2, 2, 2)
-            _put(out, i - 1, NO_CLIENT, client_id, 4)
-            _put(out, i - 1, NO_PRICE, price, 8)
-            _put(out, i - 1, NO_QTY, qty, 8)
-            out[i - 1, NO_SIDE], out[i - 1, NO_ORD_TYPE], out[i - 1, NO_TIF] = side, ord_type, tif
+            _command(out, i - 1, NEW_ORDER, 2, NO_CLIENT, client_id, NO_CLORD, -1, NO_SYMBOL, buf, vs, ve)
+            _terms(out, i - 1, NO_PRICE, NO_QTY, NO_SIDE, price, qty, side, ord_type, tif)
             _put(out, i - 1, NO_VENUE, venue, 2)
-            _copy(out, i - 1, NO_CLORD, buf, vs[T11], ve[T11])
-            _copy(out, i - 1, NO_SYMBOL, buf, vs[T55], ve[T55])
             for a in range(len(account)):
                 out[i - 1, NO_ACCOUNT + a] = account[a]
             out[i - 1, NO_STRATEGY] = strategy
         elif msg_type == 70:                          # OrderCancelRequest
-            out[i - 1, :] = 0
-            _put(out, i - 1, 0, CANCEL, 2)
-            _put(out, i - 1, 2, 1, 2)
-            _put(out, i - 1, CA_CLIENT, client_id, 4)
+            _command(out, i - 1, CANCEL, 1, CA_CLIENT, client_id, CA_CLORD, CA_ORIG, CA_SYMBOL, buf, vs, ve)
             out[i - 1, CA_SIDE] = side
-            _copy(out, i - 1, CA_CLORD, buf, vs[T11], ve[T11])
-            _copy(out, i - 1, CA_ORIG, buf, vs[T41], ve[T41])
-            _copy(out, i - 1, CA_SYMBOL, buf, vs[T55], ve[T55])
         elif msg_type == 71:                          # OrderCancelReplaceRequest
-            out[i - 1, :] = 0
-            _put(out, i - 1, 0, REPLACE, 2)
-            _put(out, i - 1, 2, 1, 2)
-            _put(out, i - 1, RE_CLIENT, client_id, 4)
-            _put(out, i - 1, RE_PRICE, price, 8)
-            _put(out, i - 1, RE_QTY, qty, 8)
-            out[i - 1, RE_SIDE], out[i - 1, RE_ORD_TYPE], out[i - 1, RE_TIF] = side, ord_type, tif
-            _copy(out, i - 1, RE_CLORD, buf, vs[T11], ve[T11])
-            _copy(out, i - 1, RE_ORIG, buf, vs[T41], ve[T41])
-            _copy(out, i - 1, RE_SYMBOL, buf, vs[T55], ve[T55])
+            _command(out, i - 1, REPLACE, 1, RE_CLIENT, client_id, RE_CLORD, RE_ORIG, RE_SYMBOL, buf, vs, ve)
+            _terms(out, i - 1, RE_PRICE, RE_QTY, RE_SIDE, price, qty, side, ord_type, tif)
         else:
             continue
         fast[i - 1] = 1
