@@ -455,6 +455,32 @@ def stat(config_path, as_json):
 
 
 @main.command()
+@CONFIG_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9464, show_default=True, help="Port to listen on (0: any free port).")
+def metrics(config_path, host, port):
+    """Serve the counters of this host's processes (run_dir) as Prometheus metrics on /metrics."""
+    import signal
+    import threading
+
+    from tandem import metrics as metrics_mod
+
+    cfg = _load(config_path, "metrics")
+    try:
+        srv = metrics_mod.server(cfg["run_dir"], host, port)
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {e}")
+    _emit({"metrics": f"http://{host}:{srv.server_address[1]}/metrics", "run_dir": cfg["run_dir"]})
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    srv.server_close()
+
+
+@main.command()
 @click.argument("journal_path", type=click.Path(exists=True, file_okay=False))
 @click.option("--from-snapshot/--from-start", default=True, show_default=True,
               help="Start from the latest valid snapshot, or replay the whole day.")

@@ -42,6 +42,27 @@ SEQUENCER = (
     "truncated_records",     # times a rejoin cut this node's journal back
 )
 
+# A gateway process (``tandem gateway fix`` / ``binary``): run_dir/gateway-<kind>-<source id>.counters,
+# named after the first source id of its sessions (unique among producers).
+GATEWAY = (
+    "sessions_logged_on",    # sessions logged on now
+    "logons",
+    "disconnects",           # ends of logged-on connections, however they ended
+    "orders_in",             # new / cancel / replace messages received in sequence
+    "orders_batched",        # of those, taken whole by a batch path (the binary gateway's only path)
+    "refused",               # order / application messages refused at the gateway, never journaled
+    "commands_published",    # commands handed to the sequencer (orders and session events)
+    "unconfirmed",           # commands not yet seen journaled
+    "reports_out",           # reports stored for clients (ExecutionReports, binary responses)
+    "garbled_dropped",       # FIX messages dropped as garbled
+    "core_incarnations",     # sequencer incarnations seen (a failover adds one)
+)
+
+# values that say how things are now, not how often something happened
+GAUGES = frozenset({"last_seq", "last_digest", "processed_seq", "role", "epoch", "replication_down",
+                    "replication_live", "standby_node", "standby_acked", "following_epoch", "diverged_at",
+                    "promoted_at_ns", "fenced_by", "sessions_logged_on", "unconfirmed"})
+
 SLOTS = 64
 
 
@@ -68,3 +89,18 @@ class Counters:
 
     def snapshot(self) -> dict:
         return {n: int(self.values[i]) for i, n in enumerate(self.names)}
+
+
+def gateway_counters_path(run_dir, kind: str, source_id: int) -> Path:
+    return Path(run_dir) / f"gateway-{kind}-{source_id}.counters"
+
+
+def counters_files(run_dir) -> list[tuple[str, Path, tuple]]:
+    """(instance name, path, slot names) of every counters file in ``run_dir``, sorted."""
+    out = []
+    for path in sorted(Path(run_dir).glob("*.counters")):
+        if path.name == "sequencer.counters":
+            out.append(("sequencer", path, SEQUENCER))
+        elif path.name.startswith("gateway-"):
+            out.append((path.stem, path, GATEWAY))
+    return out
