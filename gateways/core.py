@@ -69,8 +69,9 @@ def catch_up(cfg, after_seq: int):
 
 
 class CoreLink:
-    def __init__(self, cfg, aeron, sources):
-        self.cfg, self.aeron = cfg, aeron
+    def __init__(self, cfg, aeron, sources, counters=None):
+        """``counters``: the gateway's ``Counters`` (counters.GATEWAY), or None."""
+        self.cfg, self.aeron, self.counters = cfg, aeron, counters
         self.sources = sorted(sources)
         self.cursor = OutputCursor()
         self.outbox = {s: Outbox() for s in self.sources}
@@ -91,6 +92,8 @@ class CoreLink:
     def _on_sequencer(self, *image):
         self.incarnations += 1
         self._resend_wanted = self.incarnations > 1
+        if self.counters is not None:
+            self.counters.add("core_incarnations")
 
     def submit(self, source_id: int, commands: np.ndarray) -> None:
         """Number and send commands of one session (raw 128-byte records)."""
@@ -106,6 +109,9 @@ class CoreLink:
         self.pub.enqueue(raw)
         self.submitted += len(raw)
         self._last_work = time.monotonic()
+        if self.counters is not None:
+            self.counters.add("commands_published", len(raw))
+            self.counters.set("unconfirmed", self.pending)
 
     def poll(self) -> np.ndarray:
         """New client events (ExecReport / CancelReject) from the outbound stream."""
@@ -117,6 +123,8 @@ class CoreLink:
             mine = hdr["source_seq"][hdr["source_id"] == source]
             if len(mine):
                 box.confirm(int(mine.max()))
+        if self.counters is not None:
+            self.counters.set("unconfirmed", self.pending)
         return client_events(self.cursor.fresh(got))
 
     def flush(self) -> int:

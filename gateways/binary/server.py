@@ -55,10 +55,12 @@ from gateways.binary.store import LmdbStore
 from gateways.core import CoreLink, catch_up
 from sequencer import records as R
 from tandem import topology
+from tandem.counters import GATEWAY, Counters, gateway_counters_path
 
 log = logging.getLogger(__name__)
 
 _KEY = slice(8, 8 + P.API_KEY_LEN)   # the api_key bytes in a Login message
+_ORDER_TYPES = (R.NEW_ORDER, R.CANCEL, R.REPLACE)
 
 
 def load(path) -> tuple[dict, list[dict]]:
@@ -108,7 +110,10 @@ class BinaryGateway:
             self.sessions[c.api_key.encode("ascii").ljust(P.API_KEY_LEN, b"\0")] = (BinarySession(c, store), s)
         self.by_client = {s.config.client_id: s for s, _ in self.sessions.values()}
         self.writers: dict[int, asyncio.StreamWriter] = {}
-        self.link = CoreLink(cfg, aeron, [s.config.source_id for s, _ in self.sessions.values()])
+        self.logged_in: set[int] = set()      # source ids of sessions logged in now
+        sources = [s.config.source_id for s, _ in self.sessions.values()]
+        self.counters = Counters(gateway_counters_path(cfg["run_dir"], "binary", sources[0]), GATEWAY, create=True)
+        self.link = CoreLink(cfg, aeron, sources, self.counters)
         # sync=False: the note must survive this process, not the host (the responses'
         # store and the journal cover a host)
         self.meta = lmdb.open(str(settings["store_dir"] / "gateway.lmdb"), map_size=1 << 24, subdir=True,
@@ -141,7 +146,9 @@ class BinaryGateway:
         for client in np.unique(cid).tolist():
             session = self.by_client.get(client)
             if session is not None:
+                before = session.store.next_seq
                 session.on_events(events[cid == client], now)
+                self.counters.add("reports_out", session.store.next_seq - before)
                 self._write(session)
         self._save_out_seq(int(R.header(events)["seq"][-1]))
 
@@ -153,6 +160,10 @@ class BinaryGateway:
 
     def _submit(self, session: BinarySession) -> None:
         cmds = session.take_commands()
+        orders = int(np.isin(R.header(cmds)["type"], _ORDER_TYPES).sum()) if len(cmds) else 0
+        if orders:
+            self.counters.add("orders_in", orders)
+            self.counters.add("orders_batched", orders)
         if len(cmds):
             self.link.submit(session.config.source_id, cmds)
             self.link.flush()   # now, not at the pump's next turn: that is a millisecond per order
@@ -161,6 +172,10 @@ class BinaryGateway:
         for ev in session.take_events():
             if ev.kind in (LOGGED_IN, LOGGED_OUT):
                 event = R.SESSION_LOGON if ev.kind == LOGGED_IN else R.SESSION_LOGOUT
+                if ev.kind == LOGGED_IN:
+                    self.logged_in.add(session.config.source_id)
+                    self.counters.add("logons")
+                    self.counters.add("sessions_logged_on")
                 self.link.submit(session.config.source_id, session_event(event, session.config))
             elif ev.kind == DISCONNECT:
                 w = self.writers.get(session.config.source_id)
@@ -206,7 +221,9 @@ class BinaryGateway:
         data = first
         try:
             while data:
+                bad = session.bad_messages
                 session.on_bytes(data, time.monotonic())
+                self.counters.add("refused", session.bad_messages - bad)
                 self._submit(session)
                 self._write(session)
                 self._session_events(session, extra)
@@ -220,6 +237,10 @@ class BinaryGateway:
         except ConnectionError:
             pass
         finally:
+            if sid in self.logged_in:
+                self.logged_in.discard(sid)
+                self.counters.add("disconnects")
+                self.counters.add("sessions_logged_on", -1)
             session.disconnected(time.monotonic())
             if self.writers.get(sid) is writer:
                 del self.writers[sid]

@@ -399,6 +399,7 @@ class FixAcceptor:
         except BaseException:
             self._close_stores()
             raise
+        self.counters = None   # the application's Counters (counters.GATEWAY), if it keeps them
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
@@ -625,11 +626,16 @@ class FixAcceptor:
                     try:
                         msg = parse(buf[dec.starts[k]:dec.ends[k]])
                     except FixError as e:   # framed and summed right, but not tag=value inside
-                        log.warning("FIX %s: garbled input dropped: %s", link.key, e)
+                        self._garbled(link.key, str(e))
                         continue
                     session.on_message(msg, now)
                     self._flush(link, now)
         return buf[used:]
+
+    def _garbled(self, who: str, why: str) -> None:
+        log.warning("FIX %s: garbled input dropped: %s", who, why)
+        if self.counters is not None:
+            self.counters.add("garbled_dropped")
 
     def _call_commands(self, link: Link, dec: OrderDecoder, a: int, b: int, buf: bytes, now: float) -> None:
         try:
@@ -677,7 +683,7 @@ class FixAcceptor:
                     self._flush(link, now)
                 if framer.garbled:   # dropped, as the session layer requires; logged here
                     for why in framer.garbled:
-                        log.warning("FIX %s: garbled input dropped: %s", link.key if link else conn.peer, why)
+                        self._garbled(link.key if link else conn.peer, why)
                     framer.garbled.clear()
                 if link is not None and link.close_reason is not None:
                     break

@@ -43,6 +43,7 @@ from gateways.fix import orders as O
 from gateways.fix.acceptor import FixAcceptor, run
 from gateways.fix.codec import FixMessage
 from gateways.fix.report_encoder import encodable, encode_reports
+from tandem.counters import GATEWAY, Counters, gateway_counters_path
 from sequencer import records as R
 from tandem import topology
 
@@ -69,7 +70,10 @@ class OrderGateway:
         self.specs = {s.key: s for s in acceptor.config.sessions}
         self.info = {k: O.SessionInfo(s.begin_string, s.client_id, s.account) for k, s in self.specs.items()}
         self.by_client = {s.client_id: k for k, s in self.specs.items()}
-        self.link = CoreLink(core_cfg, aeron, [s.source_id for s in self.specs.values()])
+        sources = [s.source_id for s in self.specs.values()]
+        self.counters = Counters(gateway_counters_path(core_cfg["run_dir"], "fix", sources[0]), GATEWAY, create=True)
+        acceptor.counters = self.counters
+        self.link = CoreLink(core_cfg, aeron, sources, self.counters)
         # sync=False: the notes must survive this process, not the host (the journal and
         # the client's own store cover a host).
         self.meta = lmdb.open(str(Path(acceptor.config.store_dir) / "gateway.lmdb"), map_size=1 << 30,
@@ -117,10 +121,14 @@ class OrderGateway:
     # ------------------------------------------------------------ from clients
     def on_logon(self, key: str, now: float) -> None:
         s = self.specs[key]
+        self.counters.add("logons")
+        self.counters.add("sessions_logged_on")
         self.link.submit(s.source_id, session_event(R.SESSION_LOGON, s.source_id, s.client_id))
 
     def on_logout(self, key: str, reason: str, now: float) -> None:
         s = self.specs[key]
+        self.counters.add("disconnects")
+        self.counters.add("sessions_logged_on", -1)
         self.link.submit(s.source_id, session_event(R.SESSION_DISCONNECT, s.source_id, s.client_id))
         if s.cancel_on_disconnect:
             self.link.submit(s.source_id, session_event(R.SESSION_CANCEL_ON_DISCONNECT, s.source_id, s.client_id))
@@ -129,23 +137,31 @@ class OrderGateway:
         s, info = self.specs[key], self.info[key]
         translate = O.TRANSLATE.get(msg.msg_type)
         if translate is None:
+            self.counters.add("refused")
             self.acc.send_app(key, "j", [(45, msg.get_str(34)), (372, msg.msg_type),
                                          (380, _BUSINESS_REJECT_UNSUPPORTED),
                                          (58, f"unsupported message type {msg.msg_type}")])
             return
+        self.counters.add("orders_in")
         try:
             cmd = translate(msg, info)
         except O.Refusal as r:
+            self.counters.add("refused")
             if r.business:
                 self.acc.send_app(key, *O.gateway_reject(msg, r, s.begin_string, s.account, f"G{msg.get_str(34)}"))
             else:
                 self.acc.reject(key, msg, r.reason, r.tag, r.text)
             return
-        self.on_commands(key, cmd, msg.get_int(34), now)
+        self._publish(key, cmd, msg.get_int(34))
 
     def on_commands(self, key: str, commands: np.ndarray, first_msg_seq: int, now: float) -> None:
-        """Commands from consecutive MsgSeqNums from ``first_msg_seq`` (the acceptor's
-        batch path gives whole runs; ``on_app`` one)."""
+        """The acceptor's batch path: commands of a run of plain orders in sequence."""
+        self.counters.add("orders_in", len(commands))
+        self.counters.add("orders_batched", len(commands))
+        self._publish(key, commands, first_msg_seq)
+
+    def _publish(self, key: str, commands: np.ndarray, first_msg_seq: int) -> None:
+        """Commands from consecutive MsgSeqNums from ``first_msg_seq``."""
         source = self.specs[key].source_id
         self._note_run(source, first_msg_seq, len(commands))
         self.link.submit(source, commands)
@@ -166,6 +182,7 @@ class OrderGateway:
             if key is not None:
                 mine = events[clients == client]
                 self._send_reports(key, mine, batch[clients == client], is_er[clients == client])
+                self.counters.add("reports_out", len(mine))
         self.out_seq = int(hdr["seq"][-1])
         with self.meta.begin(write=True) as txn:
             txn.put(b"out_seq", struct.pack("<Q", self.out_seq))

@@ -17,6 +17,7 @@ import pytest
 
 from gateways.binary import protocol as P
 from sequencer import records as R
+from tandem.counters import GATEWAY, Counters, gateway_counters_path
 from tandem.demo import cli
 from tests.e2e.venue_testkit import CENT, Rig
 from venues.config import DEFAULT_VENUES
@@ -102,6 +103,9 @@ def test_orders_fills_replay_after_a_gateway_kill(tmp_path):
         c.sock.sendall(bytes([99]) + bytes(31))
         rej = of(c.responses(lambda g: of(g, P.SESSION_REJECT)), P.SESSION_REJECT)[0]
         assert rej["reason"] == P.PR_UNKNOWN_TYPE
+        counters = Counters(gateway_counters_path(rig.cfg["run_dir"], "binary", 201), GATEWAY, create=False).snapshot()
+        assert (counters["logons"], counters["sessions_logged_on"], counters["orders_in"], counters["orders_batched"],
+                counters["refused"], counters["reports_out"], counters["commands_published"]) == (1, 1, 1, 1, 1, 2, 2)
 
         # the gateway dies; the venue fills 50 more meanwhile
         gw.send_signal(signal.SIGKILL)

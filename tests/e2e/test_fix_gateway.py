@@ -14,6 +14,7 @@ import pytest
 
 from gateways.fix.codec import FixFramer, encode
 from sequencer import records as R
+from tandem.counters import GATEWAY, Counters, gateway_counters_path
 from tandem.demo import cli
 from tests.e2e.venue_testkit import Rig
 from venues.config import DEFAULT_VENUES
@@ -132,6 +133,13 @@ def test_fix_order_flow_and_restart(tmp_path):
         c.send("H", [(37, "1"), (11, "O2"), (55, "AAA"), (54, "1")])   # OrderStatusRequest: not supported
         bmr = c.read(lambda m: m.msg_type == "j")
         assert (bmr.get_str(372), bmr.get_str(380)) == ("H", "3")
+        # the gateway's counters (what `tandem metrics` serves): four orders in, the plain
+        # ones on the batch path, the other account and the unsupported message refused
+        counters = Counters(gateway_counters_path(rig.cfg["run_dir"], "fix", 301), GATEWAY, create=False).snapshot()
+        assert (counters["logons"], counters["sessions_logged_on"], counters["orders_in"], counters["refused"]) == \
+            (1, 1, 4, 2)
+        assert counters["orders_batched"] == 3 and counters["reports_out"] >= 4 and counters["garbled_dropped"] == 0
+        assert counters["commands_published"] == 4 and counters["core_incarnations"] == 1   # logon, D, G, D
 
         # the gateway dies; the venue fills 50 more while it is away
         gw.send_signal(signal.SIGKILL)
