@@ -254,7 +254,8 @@ def run(root="var/demo", commands=1_000_000, seed=7, quiet=False, drill_commands
     ] + [(f"venue {v['venue']} ({v['protocol']})", f"{v['acks']:,} orders acked, {v['fills']:,} fills "
           f"({v['shares']:,} shares, fees ${v['fees'] / records.PRICE_SCALE:,.2f}), {v['feed_records']:,} "
           f"feed records, books matching {v['books_matching']}") for v in ven["venues"]] + [
-        ("client gateways", f"FIX 4.4: {ven['fix_reports']:,} reports to client 1; binary: "
+        ("client gateways", f"FIX 4.4: {ven['fix_orders_in']:,} orders from client 1 ({ven['fix_orders_batched']:,} "
+                            f"on the batch path), {ven['fix_reports']:,} reports to it; binary: "
                             f"{ven['binary_responses']:,} responses to client 2")] + [(k.replace("_", " "), "PASS" if ok else "FAIL") for k, ok in checks.items()]
     width = max(len(k) for k, _ in rows)
     say("")

@@ -13,6 +13,9 @@ was told:
 
 - every report the core made for client 1 reached it as a FIX message, and every
   response it made for client 2 as a binary response, with no session reject;
+- one scrape of ``tandem metrics`` (Prometheus text over HTTP) shows the sequencer
+  primary, each gateway's reports count equal to what its client received, and FIX
+  orders taken by the gateway's batch path;
 
 - every execution a venue sent our session is journaled exactly once (count, shares);
 - each adapter's records are numbered without a gap and their venue sequence numbers
@@ -33,7 +36,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +50,7 @@ from sequencer.replay import replay, restore
 from sequencer.state import S_KILL_GLOBAL
 from sequencer.workload import reference_prices
 from tandem import config as config_mod
-from tandem import topology
+from tandem import metrics, topology
 from journal.snapshots import SnapshotStore
 from tandem.demo import _all_records, cli, last_digest_event, wait_for_standby
 from tandem.drill import write_node_configs
@@ -110,6 +115,26 @@ def _binary_responses(sock: socket.socket) -> int:
     sock.close()
     r = BP.decode_responses(data[:len(data) // BP.RESPONSE_SIZE * BP.RESPONSE_SIZE])
     return int(np.isin(r["msg_type"], BP.APP_RESPONSES).sum())
+
+
+def _scrape_metrics(run_dir) -> dict[str, int]:
+    """One scrape of ``tandem metrics`` (its server, in a thread), as {sample: value}."""
+    srv = metrics.server(run_dir, port=0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{srv.server_address[1]}/metrics", timeout=10) as r:
+            text = r.read().decode()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    return {name: int(value) for name, value in
+            (line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))}
+
+
+def _gateway_metric(scraped: dict, kind: str, name: str) -> int:
+    """The sum of a gateway metric over the gateway processes of one kind."""
+    return sum(v for k, v in scraped.items()
+               if k.startswith(f"tandem_gateway_{name}{{") and f'instance="gateway-{kind}-' in k)
 
 
 def _journal(path: Path) -> np.ndarray:
@@ -195,6 +220,7 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
             fix.poll()
             time.sleep(0.1)
         binary_responses = _binary_responses(binary)
+        scraped = _scrape_metrics(cfg["run_dir"])
         fix.close()
     finally:
         stack.stop()
@@ -255,11 +281,18 @@ def run(root="var/demo/venues", seconds: float = 8.0, seed: int = 7, n_symbols: 
     checks["fix_gateway_reports_match_the_core"] = fix.reports == int((cid == 1).sum()) > 0 and fix.rejects == 0
     checks["binary_gateway_responses_match_the_core"] = \
         binary_responses == len(BP.responses_from_events(to_clients[cid == 2])) > 0
+    checks["metrics_count_what_the_clients_got"] = (
+        scraped.get('tandem_sequencer_role{instance="sequencer"}') == 1
+        and _gateway_metric(scraped, "fix", "reports_out_total") == fix.reports
+        and _gateway_metric(scraped, "binary", "reports_out_total") == binary_responses
+        and _gateway_metric(scraped, "fix", "orders_batched_total") > 0)
     checks["snapshot_replay_digest_matches"] = snap is not None and snap.digest == full.digest
     checks["standby_journal_and_digest_match"] = (
         _all_records(in_dir).tobytes() == _all_records(standby_in).tobytes() and standby_snap is not None
         and standby_snap.seq == full.final_seq and f"{standby_snap.digest:016x}" == full.digest)
     return {"ok": all(checks.values()), "checks": checks, "venues": per_venue, "client_actions": sent,
             "fix_reports": fix.reports, "binary_responses": binary_responses,
+            "fix_orders_batched": _gateway_metric(scraped, "fix", "orders_batched_total"),
+            "fix_orders_in": _gateway_metric(scraped, "fix", "orders_in_total"),
             "inputs": int(len(inputs)), "replay_digest": full.digest,
             "killed_adapter": kill_name}
