@@ -15,7 +15,10 @@ client's open orders.
 Restart, with the journal as the truth:
 - inbound: before publishing commands the gateway notes, in ``store_dir/gateway.lmdb``,
   which MsgSeqNums they came from (one note per run of consecutive ones: the batch path
-  publishes a read's worth of orders at once). At start each session's expected incoming MsgSeqNum is
+  publishes a read's worth of orders at once); a session event is noted with the last
+  MsgSeqNum consumed when it happened, so every journaled input of the source has a
+  note. A Logon that resets the numbers (141=Y) leaves a marker: if nothing since it is
+  in the journal, the restart asks from MsgSeqNum 1. At start each session's expected incoming MsgSeqNum is
   set back to one past the message of the last command the journal holds, so the
   client's next Logon shows a gap, the session asks for a resend, and whatever the old
   process received but the sequencer never journaled comes again (PossDup) and is
@@ -77,8 +80,9 @@ class OrderGateway:
         # sync=False: the notes must survive this process, not the host (the journal and
         # the client's own store cover a host).
         self.meta = lmdb.open(str(Path(acceptor.config.store_dir) / "gateway.lmdb"), map_size=1 << 30,
-                              subdir=True, max_dbs=2, sync=False)
+                              subdir=True, max_dbs=4, sync=False)
         self.runs = self.meta.open_db(b"msgseq_runs")
+        self.resets = self.meta.open_db(b"resets")
         self.out_seq = self._get(b"out_seq")
 
     def _get(self, key: bytes, db=None) -> int:
@@ -92,6 +96,13 @@ class OrderGateway:
         key = _RUN_KEY.pack(source_id, self.link.seq[source_id] + 1)
         with self.meta.begin(write=True, db=self.runs) as txn:
             txn.put(key, _RUN_VALUE.pack(first_msg_seq, count))
+
+    def _session_event(self, key: str, event: int) -> None:
+        """A SessionEvent, noted with the MsgSeqNum consumed when it happened: every input
+        of the source has a note, so a restart after one rewinds to the right place."""
+        s = self.specs[key]
+        self._note_run(s.source_id, self.acc.links[key].session.store.next_target_seq - 1, 1)
+        self.link.submit(s.source_id, session_event(event, s.source_id, s.client_id))
 
     def _msg_seq_of(self, source_id: int, source_seq: int) -> int:
         """The MsgSeqNum command ``source_seq`` came from (0 if no note has it)."""
@@ -109,7 +120,14 @@ class OrderGateway:
         seqs = self.link.start()
         for key, spec in self.specs.items():
             last = seqs[spec.source_id]
-            msg_seq = self._msg_seq_of(spec.source_id, last) if last else 0
+            reset_key = struct.pack(">I", spec.source_id)
+            reset_at = self._get(reset_key, self.resets)
+            msg_seq = self._msg_seq_of(spec.source_id, last) if last and last >= reset_at else 0
+            if reset_at > last + 1:
+                # nothing journaled since the numbers last started over: ask for all of them,
+                # and the numbering this process continues with belongs to that day
+                with self.meta.begin(write=True, db=self.resets) as txn:
+                    txn.put(reset_key, struct.pack("<Q", last + 1))
             store = self.acc.links[key].session.store
             if store.next_target_seq > msg_seq + 1:
                 log.info("session %s: asking again from MsgSeqNum %d (the journal has up to %d)", key,
@@ -123,15 +141,19 @@ class OrderGateway:
         s = self.specs[key]
         self.counters.add("logons")
         self.counters.add("sessions_logged_on")
-        self.link.submit(s.source_id, session_event(R.SESSION_LOGON, s.source_id, s.client_id))
+        if self.acc.links[key].session.last_logon_reset:
+            # MsgSeqNums start over here: a restart that finds nothing journaled since asks from 1
+            with self.meta.begin(write=True, db=self.resets) as txn:
+                txn.put(struct.pack(">I", s.source_id), struct.pack("<Q", self.link.seq[s.source_id] + 1))
+        self._session_event(key, R.SESSION_LOGON)
 
     def on_logout(self, key: str, reason: str, now: float) -> None:
         s = self.specs[key]
         self.counters.add("disconnects")
         self.counters.add("sessions_logged_on", -1)
-        self.link.submit(s.source_id, session_event(R.SESSION_DISCONNECT, s.source_id, s.client_id))
+        self._session_event(key, R.SESSION_DISCONNECT)
         if s.cancel_on_disconnect:
-            self.link.submit(s.source_id, session_event(R.SESSION_CANCEL_ON_DISCONNECT, s.source_id, s.client_id))
+            self._session_event(key, R.SESSION_CANCEL_ON_DISCONNECT)
 
     def on_app(self, key: str, msg: FixMessage, now: float) -> None:
         s, info = self.specs[key], self.info[key]

@@ -152,6 +152,7 @@ class FixSession:
         self._out: list[bytes] = []
         self._app: list[FixMessage] = []
         self._events: list[SessionEvent] = []
+        self.last_logon_reset = False   # the last Logon reset the sequence numbers (141=Y)
         self._reset_timers(0.0)
 
     # ------------------------------------------------------------------ outputs
@@ -439,6 +440,7 @@ class FixSession:
         if problem is not None:
             return self._logout_and_disconnect(problem, now)
         reset = msg.get(141) == b"Y"
+        self.last_logon_reset = reset
         if self._state == _LOGON_WAIT:
             if reset:
                 self.store.reset()

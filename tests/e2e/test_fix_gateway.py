@@ -56,18 +56,24 @@ def start_gateway(rig, path):
 class FixClient:
     """A scripted FIX 4.4 initiator: exact messages out, parsed messages in."""
 
-    def __init__(self, port, seq=1):
+    def __init__(self, port, seq=1, gap_fill=True):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.framer, self.seq, self.inbox = FixFramer(), seq, []
         self.highest = 0           # the highest MsgSeqNum received
+        self.gap_fill = gap_fill   # answer the gateway's ResendRequests with a gap fill
 
     def send(self, msg_type, fields, poss_dup=False):
         head = [(49, "CLIENT1"), (56, "TANDEM"), (34, self.seq)] + ([(43, "Y")] if poss_dup else []) + [(52, NOW)]
         self.sock.sendall(encode("FIX.4.4", msg_type, head + fields))
         self.seq += 1
 
-    def logon(self):
-        self.send("A", [(98, 0), (108, 30), (553, "client1"), (554, "s3cret")])
+    def resend(self, seq, msg_type, fields):
+        """Message ``seq`` again, as a resend: PossDupFlag and OrigSendingTime."""
+        head = [(49, "CLIENT1"), (56, "TANDEM"), (34, seq), (43, "Y"), (52, NOW), (122, NOW)]
+        self.sock.sendall(encode("FIX.4.4", msg_type, head + fields))
+
+    def logon(self, *extra):
+        self.send("A", [(98, 0), (108, 30), *extra, (553, "client1"), (554, "s3cret")])
 
     def read(self, pred, timeout_s=20.0):
         """Messages until one satisfies ``pred``; answers resend requests with a gap fill."""
@@ -86,7 +92,7 @@ class FixClient:
             assert data, "the gateway closed the connection"
             for m in self.framer.feed(data):
                 self.highest = max(self.highest, int(m.get_str(34)))
-                if m.msg_type == "2":   # the gateway asks again: gap-fill up to our next number
+                if m.msg_type == "2" and self.gap_fill:   # the gateway asks again: gap-fill up to our next number
                     head = [(49, "CLIENT1"), (56, "TANDEM"), (34, m.get_str(7)), (43, "Y"), (52, NOW),
                             (122, NOW)]
                     self.sock.sendall(encode("FIX.4.4", "4", head + [(123, "Y"), (36, self.seq)]))
@@ -172,3 +178,88 @@ def test_fix_order_flow_and_restart(tmp_path):
             gw.wait(timeout=20)
         rig.close()
 
+
+
+def test_numbers_reset_then_a_crash_before_anything_of_the_new_day_is_journaled(tmp_path):
+    """A client starts its day with ResetSeqNumFlag while the sequencer is away; the
+    gateway takes two orders it cannot hand over and is SIGKILLed. Restarted, it must
+    ask for them again from MsgSeqNum 1 (the journal has nothing since the reset), not
+    from where the old day's numbers were."""
+    rig = Rig(tmp_path, {"AAA": 1}, {"AAA": PX}, venues=[XNAS]).start()
+    gw = None
+    try:
+        path = gateway_toml(tmp_path)
+        gw, port = start_gateway(rig, path)
+        c = FixClient(port)
+        c.logon()
+        c.read(lambda m: m.msg_type == "A")
+        for i in range(1, 6):
+            c.send("D", nos(f"Y{i}"))
+            c.read(er("0", "0", f"Y{i}"))                 # yesterday: MsgSeqNums up to 6, journaled
+        rig.sequencer.send_signal(signal.SIGTERM)         # gone at once: the gateway's commands stay queued
+        rig.sequencer.wait()
+        c.sock.close()
+        today = FixClient(port)
+        today.logon((141, "Y"))
+        assert today.read(lambda m: m.msg_type == "A").get_str(141) == "Y"
+        today.send("D", nos("T1"))                        # MsgSeqNums 2 and 3: received, not journaled
+        today.send("D", nos("T2"))
+        time.sleep(1.0)
+        gw.send_signal(signal.SIGKILL)
+        gw.wait()
+        rig.sequencer = subprocess.Popen(cli("sequencer", "--config", str(rig.cfg_path)), stderr=rig.seq_log)
+        gw, port = start_gateway(rig, path)
+        again = FixClient(port, seq=4, gap_fill=False)
+        again.logon()
+        again.read(lambda m: m.msg_type == "A")
+        ask = again.read(lambda m: m.msg_type == "2")
+        assert (ask.get_str(7), ask.get_str(16)) == ("1", "0")
+        again.resend(1, "4", [(123, "Y"), (36, 2)])      # the Logon: gap-filled
+        again.resend(2, "D", nos("T1"))
+        again.resend(3, "D", nos("T2"))
+        again.read(er("0", "0", "T1"), timeout_s=120)     # the new sequencer may compile first
+        again.read(er("0", "0", "T2"))
+        inputs = rig.journal_inputs()
+        orders = inputs[R.header(inputs)["type"] == R.NEW_ORDER].view(R.NewOrder)
+        cl = sorted(bytes(o).rstrip(b"\0").decode() for o in orders["cl_ord_id"])
+        assert cl == ["T1", "T2", "Y1", "Y2", "Y3", "Y4", "Y5"]   # each once
+    finally:
+        if gw is not None and gw.poll() is None:
+            gw.send_signal(signal.SIGTERM)
+            gw.wait(timeout=20)
+        rig.close()
+
+
+def test_restart_after_a_logout_asks_for_nothing_again(tmp_path):
+    """The last journaled input of the session is its disconnect: a restarted gateway
+    knows every message up to the Logout was handled and asks for none of them again
+    (asking would bring orders back as PossDup resends and publish them twice)."""
+    rig = Rig(tmp_path, {"AAA": 1}, {"AAA": PX}, venues=[XNAS]).start()
+    gw = None
+    try:
+        path = gateway_toml(tmp_path)
+        gw, port = start_gateway(rig, path)
+        c = FixClient(port, gap_fill=False)
+        c.logon()
+        c.read(lambda m: m.msg_type == "A")
+        c.send("D", nos("O1"))
+        c.read(er("0", "0", "O1"))
+        c.send("5", [])
+        c.read(lambda m: m.msg_type == "5")
+        time.sleep(1.0)                                    # the disconnect is journaled
+        gw.send_signal(signal.SIGKILL)
+        gw.wait()
+        gw, port = start_gateway(rig, path)
+        c2 = FixClient(port, seq=c.seq, gap_fill=False)
+        c2.logon()
+        c2.read(lambda m: m.msg_type == "A")
+        c2.send("D", nos("O2"))
+        first = c2.read(lambda m: m.msg_type in ("2", "8"))
+        assert first.msg_type == "8" and first.get_str(11) == "O2", "the gateway asked for a resend"
+        inputs = rig.journal_inputs()
+        assert int((R.header(inputs)["type"] == R.NEW_ORDER).sum()) == 2
+    finally:
+        if gw is not None and gw.poll() is None:
+            gw.send_signal(signal.SIGTERM)
+            gw.wait(timeout=20)
+        rig.close()
