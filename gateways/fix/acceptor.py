@@ -22,17 +22,19 @@ format, EncryptMethod, SendingTime) the acceptor enforces each session's policy:
   queued messages must not be lost by a reset).
 
 The application is any object with ``on_logon(key, now)``, ``on_logout(key, reason, now)``
-and ``on_app(key, msg, now)`` (``FixApplication``). An application that also has
-``on_commands(key, commands, first_msg_seq, now)`` (the order gateway) gets the batch
-path: each read is framed by ``order_decoder`` in one Numba pass, runs of plain orders
-in sequence arrive as one array of commands, and every other message still goes through
-the session one by one, in order; ``key`` is the session's key string
+and ``on_app(key, msg, now)`` (``FixApplication``); ``key`` is the session's key string
 ``"FIX.4.4:OURS->THEIRS"``. It talks back through ``send_app(key, msg_type, fields)`` (the
 session writes the header; while the session is down the message is stored with its
-MsgSeqNum and reaches the counterparty by resend after its next Logon), ``reject(...)``
-(session-level Reject) and ``logout(key, text)``. ``on_logout`` comes once for every
-connection that had logged on, however it ended (Logout handshake, lost connection,
-heartbeat timeout): the hook for cancel-on-disconnect.
+MsgSeqNum and reaches the counterparty by resend after its next Logon), ``send_encoded``
+(messages encoded in a batch), ``reject(...)`` (session-level Reject) and
+``logout(key, text)``. ``on_logout`` comes once for every connection that had logged on,
+however it ended (Logout handshake, lost connection, heartbeat timeout): the hook for
+cancel-on-disconnect.
+
+An application that also has ``on_commands(key, commands, first_msg_seq, now)`` (the order
+gateway) gets the batch path: each read is framed by ``order_decoder`` in one Numba pass,
+runs of plain orders in sequence arrive as one array of commands, and every other message
+still goes through the session one by one, in order.
 
 Everything runs on one asyncio event loop: the application is called on it and must call
 back on it. ``close()`` logs every connected session out and waits for the answers (at most
