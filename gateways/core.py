@@ -139,7 +139,10 @@ class CoreLink:
         now = time.monotonic()
         if worked:
             self._last_work = now
-        await asyncio.sleep(0 if now - self._last_work < HOT_S else IDLE_POLL_S)
+        hot = now - self._last_work < HOT_S
+        if self.counters is not None and (worked or not hot):
+            self.counters.set("core_connected", int(self.pub.is_connected))
+        await asyncio.sleep(0 if hot else IDLE_POLL_S)
 
     @property
     def pending(self) -> int:

@@ -56,12 +56,13 @@ GATEWAY = (
     "reports_out",           # reports stored for clients (ExecutionReports, binary responses)
     "garbled_dropped",       # FIX messages dropped as garbled
     "core_incarnations",     # sequencer incarnations seen (a failover adds one)
+    "core_connected",        # 1 while a sequencer subscribes to what the gateway publishes
 )
 
 # values that say how things are now, not how often something happened
 GAUGES = frozenset({"last_seq", "last_digest", "processed_seq", "role", "epoch", "replication_down",
                     "replication_live", "standby_node", "standby_acked", "following_epoch", "diverged_at",
-                    "promoted_at_ns", "fenced_by", "sessions_logged_on", "unconfirmed"})
+                    "promoted_at_ns", "fenced_by", "sessions_logged_on", "unconfirmed", "core_connected"})
 
 SLOTS = 64
 

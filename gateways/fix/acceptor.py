@@ -728,6 +728,11 @@ def run(config_path, app_factory: Callable[[FixAcceptor], FixApplication], mode:
     (every connected session is logged out first), exit 0."""
     try:
         config = load_config(config_path)
+        for spec in config.sessions if mode == "orders" else ():
+            missing = [k for k in ("account", "client_id", "source_id") if not getattr(spec, k)]
+            if missing:   # reports carry the account; commands the client and the source
+                raise ConfigError(f"{config_path}: session {spec.key}: the order gateway needs "
+                                  f"{', '.join(missing)}")
         if config.tls is not None:
             config.tls.context()   # unreadable certificate or key: say so before listening
     except (ConfigError, OSError, ssl.SSLError) as e:

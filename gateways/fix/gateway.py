@@ -45,6 +45,7 @@ from gateways.core import CoreLink, catch_up
 from gateways.fix import orders as O
 from gateways.fix.acceptor import FixAcceptor, run
 from gateways.fix.codec import FixMessage
+from gateways.fix.order_decoder import OrderDecoder
 from gateways.fix.report_encoder import encodable, encode_reports
 from tandem.counters import GATEWAY, Counters, gateway_counters_path
 from sequencer import records as R
@@ -90,6 +91,16 @@ class OrderGateway:
             v = txn.get(key)
         return struct.unpack("<Q", v)[0] if v else 0
 
+    def _warm_up(self) -> None:
+        """Load (or, on a fresh machine, compile) the batch kernels before taking clients:
+        a first order must not wait a minute for Numba."""
+        s = next(iter(self.specs.values()))
+        OrderDecoder(s.begin_string, s.target_comp_id, s.sender_comp_id, s.client_id, s.account, None).decode(
+            b"8=FIX.4.4\x019=5\x0135=0\x0110=000\x01", 1, 0)
+        events = np.zeros(1, R.RAW_EVENT)   # refused by encodable, encoded all the same
+        encodable(events)
+        encode_reports(events, s.begin_string, s.sender_comp_id, s.target_comp_id, s.account, 1, "20260101-00:00:00")
+
     def _note_run(self, source_id: int, first_msg_seq: int, count: int) -> None:
         """Commands ``seq+1 .. seq+count`` of this source come from MsgSeqNums
         ``first_msg_seq ..``, one each: one note per run."""
@@ -117,6 +128,7 @@ class OrderGateway:
         return msg_seq + source_seq - first if source == source_id and source_seq < first + count else 0
 
     def start(self) -> None:
+        self._warm_up()
         seqs = self.link.start()
         for key, spec in self.specs.items():
             last = seqs[spec.source_id]

@@ -196,8 +196,14 @@ def test_numbers_reset_then_a_crash_before_anything_of_the_new_day_is_journaled(
         for i in range(1, 6):
             c.send("D", nos(f"Y{i}"))
             c.read(er("0", "0", f"Y{i}"))                 # yesterday: MsgSeqNums up to 6, journaled
-        rig.sequencer.send_signal(signal.SIGTERM)         # gone at once: the gateway's commands stay queued
+        counters = Counters(gateway_counters_path(rig.cfg["run_dir"], "fix", 301), GATEWAY, create=False)
+        assert counters.get("core_connected") == 1
+        rig.sequencer.send_signal(signal.SIGTERM)
         rig.sequencer.wait()
+        deadline = time.monotonic() + 30
+        while counters.get("core_connected"):             # from now on its commands stay queued in it
+            assert time.monotonic() < deadline, "the gateway still sees a sequencer"
+            time.sleep(0.05)
         c.sock.close()
         today = FixClient(port)
         today.logon((141, "Y"))

@@ -109,3 +109,12 @@ def test_orders_in_runs_and_the_rest_in_order_through_the_session():
         await acc.close()
 
     asyncio.run(scenario())
+
+
+def test_order_gateway_refuses_sessions_without_account_client_or_source(tmp_path, capsys):
+    from gateways.fix.acceptor import run
+    cfg = tmp_path / "gw.toml"
+    cfg.write_text('[gateway]\nstore_dir = "s"\n[[gateway.sessions]]\nbegin_string = "FIX.4.4"\n'
+                   'sender_comp_id = "TANDEM"\ntarget_comp_id = "ALICE"\nclient_id = 3\n')
+    assert run(cfg, lambda acc: None, mode="orders") == 2
+    assert "the order gateway needs account, source_id" in capsys.readouterr().err
