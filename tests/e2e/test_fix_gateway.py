@@ -53,6 +53,14 @@ def start_gateway(rig, path):
     return p, json.loads(p.stdout.readline())["port"]
 
 
+def stop(rig, gw):
+    """The gateway (logging its sessions out), then the rig."""
+    if gw is not None and gw.poll() is None:
+        gw.send_signal(signal.SIGTERM)
+        gw.wait(timeout=20)
+    rig.close()
+
+
 class FixClient:
     """A scripted FIX 4.4 initiator: exact messages out, parsed messages in."""
 
@@ -173,11 +181,7 @@ def test_fix_order_flow_and_restart(tmp_path):
         kinds = hdr["type"][hdr["source_id"] == 301].tolist()
         assert kinds.count(R.NEW_ORDER) == 2 and kinds.count(R.REPLACE) == 1 and kinds.count(R.CANCEL) == 1
     finally:
-        if gw is not None and gw.poll() is None:
-            gw.send_signal(signal.SIGTERM)
-            gw.wait(timeout=20)
-        rig.close()
-
+        stop(rig, gw)
 
 
 def test_numbers_reset_then_a_crash_before_anything_of_the_new_day_is_journaled(tmp_path):
@@ -230,10 +234,7 @@ def test_numbers_reset_then_a_crash_before_anything_of_the_new_day_is_journaled(
         cl = sorted(bytes(o).rstrip(b"\0").decode() for o in orders["cl_ord_id"])
         assert cl == ["T1", "T2", "Y1", "Y2", "Y3", "Y4", "Y5"]   # each once
     finally:
-        if gw is not None and gw.poll() is None:
-            gw.send_signal(signal.SIGTERM)
-            gw.wait(timeout=20)
-        rig.close()
+        stop(rig, gw)
 
 
 def test_restart_after_a_logout_asks_for_nothing_again(tmp_path):
@@ -265,7 +266,4 @@ def test_restart_after_a_logout_asks_for_nothing_again(tmp_path):
         inputs = rig.journal_inputs()
         assert int((R.header(inputs)["type"] == R.NEW_ORDER).sum()) == 2
     finally:
-        if gw is not None and gw.poll() is None:
-            gw.send_signal(signal.SIGTERM)
-            gw.wait(timeout=20)
-        rig.close()
+        stop(rig, gw)
